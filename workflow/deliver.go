@@ -28,35 +28,56 @@ func (s *Service) Wake() {
 	}
 }
 
-// RunDeliveries delivers queued notices whenever Wake is called, until ctx
-// ends. Deliveries run under work, so when ctx ends the one under way can
-// finish (the caller ends work when it will wait no longer; an interrupted
+// RunDeliveries delivers queued notices until ctx ends, looking for due
+// ones whenever Wake is called or a delivery finishes. Up to deliveryWorkers
+// notices (of distinct requests) are delivered at once, so one slow request
+// does not hold up the others. Deliveries run under work: when ctx ends, the
+// ones under way may finish until the caller ends work (an interrupted
 // notice is retried after its lease, by this process or another). Call Wake
-// periodically so retries that come due are picked up.
+// periodically so that retries which come due are picked up.
 func (s *Service) RunDeliveries(ctx, work context.Context) {
+	done := make(chan struct{}, deliveryWorkers) // never blocks: at most deliveryWorkers run
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight, look := 0, true
 	for {
+		if look && inflight < deliveryWorkers && work.Err() == nil {
+			look = false
+			free := deliveryWorkers - inflight
+			ds, err := s.store.ClaimDeliveries(work, s.Now(), deliveryLease, free)
+			if err != nil {
+				s.log.Error("claim notices", "err", err)
+			}
+			for _, d := range ds {
+				inflight++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.deliverOne(work, d)
+					done <- struct{}{}
+				}()
+			}
+			look = len(ds) == free // there may be more
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-		}
-		if _, err := s.deliverDue(ctx, work); err != nil {
-			s.log.Error("deliver notices", "err", err)
+			look = true
+		case <-done:
+			inflight--
+			look = true
 		}
 	}
 }
 
 // DeliverDue delivers every notice that is due, oldest first and in order
-// within each request, and returns how many it handled.
+// within each request, and returns how many it handled. It returns when
+// nothing due is left.
 func (s *Service) DeliverDue(ctx context.Context) (int, error) {
-	return s.deliverDue(ctx, ctx)
-}
-
-// deliverDue claims notices while stop lasts and delivers them under work.
-func (s *Service) deliverDue(stop, work context.Context) (int, error) {
 	handled := 0
-	for stop.Err() == nil && work.Err() == nil {
-		ds, err := s.store.ClaimDeliveries(work, s.Now(), deliveryLease, deliveryBatch)
+	for ctx.Err() == nil {
+		ds, err := s.store.ClaimDeliveries(ctx, s.Now(), deliveryLease, deliveryBatch)
 		if err != nil {
 			return handled, fmt.Errorf("claim notices: %w", err)
 		}
@@ -72,13 +93,13 @@ func (s *Service) deliverDue(stop, work context.Context) (int, error) {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				s.deliverOne(work, d)
+				s.deliverOne(ctx, d)
 			}()
 		}
 		wg.Wait()
 		handled += len(ds)
 	}
-	return handled, nil
+	return handled, ctx.Err()
 }
 
 // deliverOne delivers one claimed notice and records the outcome.
