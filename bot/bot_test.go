@@ -1,0 +1,332 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatepass/gatepass/fakeslack"
+	"github.com/gatepass/gatepass/storage"
+	"github.com/gatepass/gatepass/workflow"
+	"github.com/slack-go/slack"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const testPolicy = `
+approver_channel: C0APPROVALS
+announce_channel: C0ANNOUNCE
+resources:
+  prod-db:
+    description: Production database
+    approvers: [U0BOB, S0ONCALL]
+    ticket_pattern: '^[A-Z]+-[0-9]+$'
+    break_glass: true
+    levels:
+      read:  {max_duration: 4h, approvals: 1}
+      write: {max_duration: 1h, approvals: 2}
+`
+
+type nopNotifier struct{}
+
+func (nopNotifier) Notify(context.Context, workflow.Notice) ([]workflow.MessageRef, error) {
+	return nil, nil
+}
+
+// newTestBot returns a Bot over a real service and store, talking to a
+// fakeslack Web API.
+func newTestBot(t testing.TB) (*Bot, *fakeslack.Server, *workflow.Policy) {
+	t.Helper()
+	p, _, err := workflow.ParsePolicy("policy", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fs := fakeslack.New(fakeslack.Options{Groups: map[string][]string{"S0ONCALL": {"U0DAVE"}}})
+	srv := httptest.NewServer(fs)
+	t.Cleanup(srv.Close)
+	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/"))
+	svc, err := workflow.New(workflow.Config{Policy: p, Store: store, Notifier: nopNotifier{}, Directory: NewDirectory(api, time.Minute, nil), Clock: workflow.SystemClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(svc, api, nil), fs, p
+}
+
+// FuzzCommandReply: whatever is typed, the bot answers, and text it cannot
+// parse gets the usage.
+func FuzzCommandReply(f *testing.F) {
+	for _, s := range []string{"", "help", "list x", "revoke", "prod-db", "prod-db read", "prod-db read 1x INC-1", "break-glass prod-db", "\x00"} {
+		f.Add(s)
+	}
+	b, _, _ := newTestBot(f)
+	f.Fuzz(func(t *testing.T, text string) {
+		if _, err := ParseCommand(text); err == nil {
+			return // parsed commands are the workflow's business, tested elsewhere
+		}
+		r := b.Command(context.Background(), slack.SlashCommand{Command: "/access", Text: text, UserID: "U0ALICE"})
+		if r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "*Usage of /access*") {
+			t.Fatalf("reply to %q lacks usage: %+v", text, r)
+		}
+	})
+}
+
+func TestUsageListsThePolicy(t *testing.T) {
+	b, _, _ := newTestBot(t)
+	r := b.Command(context.Background(), slack.SlashCommand{Command: "/access", Text: "help", UserID: "U0ALICE"})
+	for _, s := range []string{"/access <resource> <level> <duration> <ticket>", "break-glass", "revoke <request-id>", "list", "`prod-db` (Production database)", "read up to 4h, 1 approval", "write up to 1h, 2 approvals", "break-glass allowed", "tickets match"} {
+		if !strings.Contains(r.Text, s) {
+			t.Errorf("usage lacks %q:\n%s", s, r.Text)
+		}
+	}
+}
+
+func TestVerified(t *testing.T) {
+	const secret = "s3cret"
+	reached := 0
+	h := Verified(secret, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached++
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("text") != "help" {
+			t.Errorf("the handler did not get the body back: %v %v", err, r.PostForm)
+		}
+	}))
+	body := "text=help"
+	now := time.Now().Unix()
+	cases := []struct {
+		name   string
+		method string
+		ts     int64
+		sig    string
+		want   int
+	}{
+		{"good", http.MethodPost, now, fakeslack.Sign(secret, now, []byte(body)), 200},
+		{"other secret", http.MethodPost, now, fakeslack.Sign("other", now, []byte(body)), 401},
+		{"missing", http.MethodPost, now, "", 401},
+		{"not hex", http.MethodPost, now, "v0=zz", 401},
+		{"five minutes and a bit old", http.MethodPost, now - 301, fakeslack.Sign(secret, now-301, []byte(body)), 401},
+		{"from the future", http.MethodPost, now + 301, fakeslack.Sign(secret, now+301, []byte(body)), 401},
+		{"GET", http.MethodGet, now, fakeslack.Sign(secret, now, []byte(body)), 405},
+	}
+	for _, c := range cases {
+		req := httptest.NewRequest(c.method, "/slack/commands", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(c.ts, 10))
+		req.Header.Set("X-Slack-Signature", c.sig)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != c.want {
+			t.Errorf("%s: HTTP %d, want %d", c.name, w.Code, c.want)
+		}
+	}
+	if reached != 1 {
+		t.Errorf("handler reached %d times, want once", reached)
+	}
+	// Without a secret (Socket Mode only) nothing gets through.
+	req := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now, 10))
+	req.Header.Set("X-Slack-Signature", fakeslack.Sign("", now, []byte(body)))
+	w := httptest.NewRecorder()
+	Verified("", h).ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("empty secret: HTTP %d", w.Code)
+	}
+}
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func sample(mod func(*workflow.Request)) workflow.Request {
+	r := workflow.Request{
+		ID: "8f14e45f-ceea-4e7a-9e2b-1c4f5b7a9d01", Requester: "U0ALICE", Resource: "prod-db", Level: "write",
+		Duration: 30 * time.Minute, Ticket: "INC-123", Reason: "slow queries", ApprovalsRequired: 2,
+		State: workflow.StatePending, CreatedAt: t0, PendingUntil: t0.Add(30 * time.Minute),
+	}
+	if mod != nil {
+		mod(&r)
+	}
+	return r
+}
+
+func granted(r *workflow.Request) {
+	r.Approvals = []workflow.Approval{{Approver: "U0BOB", At: t0.Add(time.Minute)}, {Approver: "U0DAVE", At: t0.Add(2 * time.Minute)}}
+	r.State, r.DecidedBy, r.DecidedAt = workflow.StateActive, "U0DAVE", t0.Add(2*time.Minute)
+	r.Grant = &workflow.Grant{IssuedAt: t0.Add(2 * time.Minute), ExpiresAt: t0.Add(32 * time.Minute)}
+}
+
+// TestRenderGolden pins the Block Kit of every message state; run with
+// -update to rewrite testdata after an intended change.
+func TestRenderGolden(t *testing.T) {
+	cases := map[string]func() (string, []slack.Block){
+		"approval_pending": func() (string, []slack.Block) { r := sample(nil); return ApprovalMessage(&r) },
+		"approval_one_of_two": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { r.Approvals = []workflow.Approval{{Approver: "U0BOB", At: t0}} })
+			return ApprovalMessage(&r)
+		},
+		"approval_approved": func() (string, []slack.Block) { r := sample(granted); return ApprovalMessage(&r) },
+		"approval_denied": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { r.State, r.DecidedBy = workflow.StateDenied, "U0BOB" })
+			return ApprovalMessage(&r)
+		},
+		"approval_timed_out": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { r.State = workflow.StateTimedOut })
+			return ApprovalMessage(&r)
+		},
+		"approval_revoked": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				granted(r)
+				r.State, r.EndedBy, r.EndedAt = workflow.StateRevoked, "U0ALICE", t0.Add(10*time.Minute)
+			})
+			return ApprovalMessage(&r)
+		},
+		"approval_hostile_text": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { r.Reason = "<!channel> see <https://evil.example|docs> & *now*" })
+			return ApprovalMessage(&r)
+		},
+		"alert_unreviewed": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				r.BreakGlass, r.State, r.ApprovalsRequired = true, workflow.StateActive, 2
+				r.Grant = &workflow.Grant{IssuedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
+			})
+			return AlertMessage(&r)
+		},
+		"alert_reviewed": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				r.BreakGlass, r.State = true, workflow.StateExpired
+				r.Grant = &workflow.Grant{IssuedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
+				r.ReviewedBy, r.ReviewedAt = "U0BOB", t0.Add(5*time.Minute)
+			})
+			return AlertMessage(&r)
+		},
+	}
+	for name, render := range cases {
+		t.Run(name, func(t *testing.T) {
+			text, blocks := render()
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(map[string]any{"text": text, "blocks": blocks}); err != nil {
+				t.Fatal(err)
+			}
+			got := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			path := filepath.Join("testdata", name+".json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./bot -run TestRenderGolden -update)", err)
+			}
+			if string(want) != string(got)+"\n" {
+				t.Errorf("%s changed:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func TestRenderedTextIsInert(t *testing.T) {
+	r := sample(func(r *workflow.Request) { r.Reason = "<!channel> <https://evil.example|docs> <@U0BOSS>" })
+	text, blocks := ApprovalMessage(&r)
+	js, _ := json.Marshal(blocks)
+	for _, s := range []string{text, string(js)} {
+		for _, bad := range []string{"<!channel>", "<https://evil", "<@U0BOSS>"} {
+			if strings.Contains(s, bad) {
+				t.Errorf("user text %q reached Slack unescaped", bad)
+			}
+		}
+	}
+	for _, s := range []string{"<@U0ALICE>", "prod-db", "write", "30m", "INC-123"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("fallback text lacks %q: %s", s, text)
+		}
+	}
+	_, decided := ApprovalMessage(ptr(sample(granted)))
+	for _, b := range decided {
+		if b.BlockType() == slack.MBTAction {
+			t.Error("a decided request still has buttons")
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestNotifierMarksPermanentFailures(t *testing.T) {
+	p, _, _ := workflow.ParsePolicy("policy", []byte(testPolicy))
+	fs := fakeslack.New(fakeslack.Options{StrictChannels: true, Channels: []fakeslack.Channel{{ID: "C0APPROVALS"}}, Users: []fakeslack.User{{ID: "U0ALICE"}}})
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	n := NewNotifier(slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/")), p, nil)
+	ctx := context.Background()
+	r := sample(nil)
+	refs, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeApprovalRequest, Request: r})
+	if err != nil || len(refs) != 1 || refs[0].Channel != "C0APPROVALS" || refs[0].Purpose != workflow.MessageApproval {
+		t.Fatalf("approval post: %+v, %v", refs, err)
+	}
+	r.Messages = refs
+	if refs, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeApprovalRequest, Request: r}); err != nil || len(refs) != 0 || len(fs.CallsTo("chat.postMessage")) != 1 {
+		t.Fatalf("a recorded approval message was posted again: %v %v", refs, err)
+	}
+	r.State, r.DecidedBy = workflow.StateDenied, "U0BOB"
+	if _, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeRefresh, Request: r}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := fs.Message(refs[0].Channel, refs[0].TS); m.Updates != 1 || len(fakeslack.Buttons(m)) != 0 {
+		t.Fatalf("refresh: %d updates, %d buttons", m.Updates, len(fakeslack.Buttons(m)))
+	}
+	// C0ANNOUNCE does not exist in this workspace: no retry can help.
+	r.State = workflow.StateRevoked
+	r.EndedBy = "U0BOB"
+	r.Grant = &workflow.Grant{ExpiresAt: t0}
+	if _, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeRevoked, Request: r}); !errors.Is(err, workflow.ErrUndeliverable) {
+		t.Fatalf("channel_not_found: %v, want ErrUndeliverable", err)
+	}
+	fs.FailNext("chat.postMessage", 1, http.StatusServiceUnavailable, 0)
+	if _, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeDenied, Request: r}); err == nil || errors.Is(err, workflow.ErrUndeliverable) {
+		t.Fatalf("503 without retries: %v, want a retryable error", err)
+	}
+}
+
+func TestDirectoryCachesGroups(t *testing.T) {
+	fs := fakeslack.New(fakeslack.Options{Groups: map[string][]string{"S0ONCALL": {"U0DAVE"}}})
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	now := t0
+	d := NewDirectory(slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/")), time.Minute, func() time.Time { return now })
+	ctx := context.Background()
+	for range 3 {
+		if m, err := d.GroupMembers(ctx, "S0ONCALL"); err != nil || len(m) != 1 || m[0] != "U0DAVE" {
+			t.Fatalf("members: %v %v", m, err)
+		}
+	}
+	if n := len(fs.CallsTo("usergroups.users.list")); n != 1 {
+		t.Fatalf("%d lookups within the TTL, want 1", n)
+	}
+	now = now.Add(2 * time.Minute)
+	fs.FailNext("usergroups.users.list", 1, http.StatusInternalServerError, 0)
+	if m, err := d.GroupMembers(ctx, "S0ONCALL"); err != nil || len(m) != 1 {
+		t.Fatalf("stale answer while Slack fails: %v %v", m, err)
+	}
+	now = now.Add(2 * time.Hour)
+	fs.FailNext("usergroups.users.list", 1, http.StatusInternalServerError, 0)
+	if _, err := d.GroupMembers(ctx, "S0ONCALL"); err == nil {
+		t.Fatal("an hours-old membership was trusted while Slack fails")
+	}
+	if _, err := d.GroupMembers(ctx, "S0NOPE"); err == nil {
+		t.Fatal("unknown group resolved")
+	}
+}

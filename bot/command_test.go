@@ -1,0 +1,77 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCommand(t *testing.T) {
+	cases := []struct {
+		text string
+		want Command
+		err  string
+	}{
+		{"", Command{Kind: CmdHelp}, ""},
+		{"   ", Command{Kind: CmdHelp}, ""},
+		{"help", Command{Kind: CmdHelp}, ""},
+		{"HELP", Command{Kind: CmdHelp}, ""},
+		{"list", Command{Kind: CmdList}, ""},
+		{"list all", Command{}, "no arguments"},
+		{"revoke 5f0c", Command{Kind: CmdRevoke, RequestID: "5f0c"}, ""},
+		{"revoke", Command{}, "one request ID"},
+		{"revoke a b", Command{}, "one request ID"},
+		{"prod-db read 30m INC-123 slow queries", Command{Kind: CmdRequest, Resource: "prod-db", Level: "read", Duration: 30 * time.Minute, Ticket: "INC-123", Reason: "slow queries"}, ""},
+		{"prod-db read 1h30m INC-1", Command{Kind: CmdRequest, Resource: "prod-db", Level: "read", Duration: 90 * time.Minute, Ticket: "INC-1"}, ""},
+		{"prod-db\tread  1d INC-1   a  b ", Command{Kind: CmdRequest, Resource: "prod-db", Level: "read", Duration: 24 * time.Hour, Ticket: "INC-1", Reason: "a b"}, ""},
+		{"prod-db read 30m INC-1 fix &lt;db&gt; &amp; more", Command{Kind: CmdRequest, Resource: "prod-db", Level: "read", Duration: 30 * time.Minute, Ticket: "INC-1", Reason: "fix <db> & more"}, ""},
+		{"prod-db read 30m", Command{}, "needs a resource, level, duration and ticket"},
+		{"prod-db read soon INC-1", Command{}, `"soon" is not a duration`},
+		{"break-glass prod-db write 1h INC-9 db is down", Command{Kind: CmdBreakGlass, Resource: "prod-db", Level: "write", Duration: time.Hour, Ticket: "INC-9", Reason: "db is down"}, ""},
+		{"break-glass prod-db write 1h INC-9", Command{}, "and a reason"},
+		{"break-glass prod-db write never INC-9 x", Command{}, "not a duration"},
+	}
+	for _, c := range cases {
+		got, err := ParseCommand(c.text)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseCommand(%q) error = %v, want %q", c.text, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseCommand(%q) = %+v, %v; want %+v", c.text, got, err, c.want)
+		}
+	}
+}
+
+// FuzzParseCommand: no input panics, and every input either parses into a
+// complete command or is refused with a reason (which the bot follows with
+// the usage text, see TestEveryRefusalCarriesUsage).
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"", "help", "list", "revoke x", "prod-db read 30m INC-1 why", "break-glass a b 1d T r", "a b 1d2h3m4s T", "x y -1d z", "\xff\xfe", "a b 99999999999d c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := ParseCommand(text)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("refusal without a reason")
+			}
+			return
+		}
+		switch c.Kind {
+		case CmdRequest, CmdBreakGlass:
+			if c.Resource == "" || c.Level == "" || c.Ticket == "" || c.Duration <= 0 {
+				t.Fatalf("incomplete request %+v from %q", c, text)
+			}
+			if c.Kind == CmdBreakGlass && c.Reason == "" {
+				t.Fatalf("break-glass without a reason from %q", text)
+			}
+		case CmdRevoke:
+			if c.RequestID == "" {
+				t.Fatalf("revoke without an ID from %q", text)
+			}
+		}
+	})
+}
