@@ -88,7 +88,7 @@ func (l *logBuffer) String() string {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	slack  *fakeslack.Server
 	base   string // gatepass's URL
 	dir    string
@@ -106,7 +106,7 @@ type harnessOptions struct {
 	postgres bool
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	if o.policy == "" {
 		o.policy = testPolicy
@@ -356,7 +356,7 @@ func (h *harness) postCalls() int { return len(h.slack.CallsTo("chat.postMessage
 
 func hasButtons(m fakeslack.Message) bool { return len(fakeslack.Buttons(m)) > 0 }
 
-func mustContain(t *testing.T, what, s string, parts ...string) {
+func mustContain(t testing.TB, what, s string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
 		if !strings.Contains(s, p) {
@@ -365,7 +365,7 @@ func mustContain(t *testing.T, what, s string, parts ...string) {
 	}
 }
 
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("GATEPASS_TEST_POSTGRES")
 	if base == "" {

@@ -37,6 +37,13 @@ type Store struct {
 	db       *gorm.DB
 	postgres bool
 
+	// writeMu queues this process's SQLite writers in Go, where handing the
+	// lock over is immediate, rather than in SQLite's busy handler, which
+	// sleeps for up to 100 ms between tries. Other processes sharing the
+	// file still wait in the busy handler. Unused for PostgreSQL, whose row
+	// locks let writers to different requests run at once.
+	writeMu sync.Mutex
+
 	mu       sync.RWMutex
 	grants   map[tokens.Hash]workflow.GrantInfo // live grants by token hash
 	indexGen uint64                             // bumped by every index change
@@ -155,6 +162,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// write runs one write (a transaction or a single statement) in turn with
+// the process's other SQLite writes.
+func (s *Store) write(fn func() error) error {
+	if !s.postgres {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	return fn()
+}
+
 // notFound maps gorm's not-found to workflow.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -166,20 +183,22 @@ func notFound(err error) error {
 // Create stores a new request with its events and notices.
 func (s *Store) Create(ctx context.Context, r workflow.Request, c workflow.Change) error {
 	row := toRequestRow(&r)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Omit(clause.Associations).Create(&row).Error; err != nil {
-			return err
-		}
-		if err := writeApprovals(tx, r.ID, nil, r.Approvals); err != nil {
-			return err
-		}
-		if r.Grant != nil {
-			g := toGrantRow(&r)
-			if err := tx.Create(&g).Error; err != nil {
+	err := s.write(func() error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Omit(clause.Associations).Create(&row).Error; err != nil {
 				return err
 			}
-		}
-		return writeChange(tx, r.ID, c)
+			if err := writeApprovals(tx, r.ID, nil, r.Approvals); err != nil {
+				return err
+			}
+			if r.Grant != nil {
+				g := toGrantRow(&r)
+				if err := tx.Create(&g).Error; err != nil {
+					return err
+				}
+			}
+			return writeChange(tx, r.ID, c)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
@@ -263,18 +282,20 @@ func (s *Store) Update(ctx context.Context, id string, fn func(r *workflow.Reque
 	var err error
 	for range maxUpdateAttempts {
 		var before, after workflow.Request
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			cur, err := s.load(tx, id, true)
-			if err != nil {
-				return err
-			}
-			before = cur
-			after = clone(cur)
-			change, err := fn(&after)
-			if err != nil {
-				return err
-			}
-			return s.save(tx, &before, &after, change)
+		err = s.write(func() error {
+			return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+				cur, err := s.load(tx, id, true)
+				if err != nil {
+					return err
+				}
+				before = cur
+				after = clone(cur)
+				change, err := fn(&after)
+				if err != nil {
+					return err
+				}
+				return s.save(tx, &before, &after, change)
+			})
 		})
 		if errors.Is(err, workflow.ErrConflict) {
 			continue
@@ -427,31 +448,38 @@ func (s *Store) DueTimeouts(ctx context.Context, now time.Time, limit int) ([]st
 }
 
 // ClaimDeliveries leases the oldest queued notice of each request that is
-// due.
+// due. Finding candidates is a plain read; each is then leased by a
+// conditional update, so two claimers never get the same notice.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]workflow.Delivery, error) {
 	now = now.UTC()
 	until := now.Add(lease)
+	var rows []noticeRow
+	err := s.db.WithContext(ctx).
+		Where("next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)", now, now).
+		Where("NOT EXISTS (SELECT 1 FROM notices e WHERE e.request_id = notices.request_id AND e.id < notices.id)").
+		Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
 	var out []workflow.Delivery
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rows []noticeRow
-		err := tx.Where("next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)", now, now).
-			Where("NOT EXISTS (SELECT 1 FROM notices e WHERE e.request_id = notices.request_id AND e.id < notices.id)").
-			Order("id").Limit(limit).Find(&rows).Error
-		if err != nil {
-			return err
-		}
-		for _, n := range rows {
-			res := tx.Model(&noticeRow{}).
-				Where("id = ? AND (lease_until IS NULL OR lease_until <= ?)", n.ID, now).
-				Update("lease_until", until)
-			if res.Error != nil {
-				return res.Error
+	err = s.write(func() error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			for _, n := range rows {
+				res := tx.Model(&noticeRow{}).
+					Where("id = ? AND (lease_until IS NULL OR lease_until <= ?)", n.ID, now).
+					Update("lease_until", until)
+				if res.Error != nil {
+					return res.Error
+				}
+				if res.RowsAffected == 1 {
+					out = append(out, workflow.Delivery{ID: n.ID, RequestID: n.RequestID, Kind: workflow.NoticeKind(n.Kind), Attempts: n.Attempts})
+				}
 			}
-			if res.RowsAffected == 1 {
-				out = append(out, workflow.Delivery{ID: n.ID, RequestID: n.RequestID, Kind: workflow.NoticeKind(n.Kind), Attempts: n.Attempts})
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
@@ -461,7 +489,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 
 // FinishDelivery removes a delivered (or abandoned) notice from the queue.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, _ time.Time) error {
-	if err := s.db.WithContext(ctx).Delete(&noticeRow{}, id).Error; err != nil {
+	if err := s.write(func() error { return s.db.WithContext(ctx).Delete(&noticeRow{}, id).Error }); err != nil {
 		return fmt.Errorf("finish notice %d: %w", id, err)
 	}
 	return nil
@@ -472,12 +500,14 @@ func (s *Store) RetryDelivery(ctx context.Context, id int64, at time.Time, lastE
 	if len(lastErr) > 2000 {
 		lastErr = lastErr[:2000]
 	}
-	err := s.db.WithContext(ctx).Model(&noticeRow{}).Where("id = ?", id).Updates(map[string]any{
-		"attempts":        gorm.Expr("attempts + 1"),
-		"next_attempt_at": at.UTC(),
-		"lease_until":     nil,
-		"last_error":      lastErr,
-	}).Error
+	err := s.write(func() error {
+		return s.db.WithContext(ctx).Model(&noticeRow{}).Where("id = ?", id).Updates(map[string]any{
+			"attempts":        gorm.Expr("attempts + 1"),
+			"next_attempt_at": at.UTC(),
+			"lease_until":     nil,
+			"last_error":      lastErr,
+		}).Error
+	})
 	if err != nil {
 		return fmt.Errorf("reschedule notice %d: %w", id, err)
 	}
@@ -494,7 +524,9 @@ func (s *Store) AddMessages(ctx context.Context, requestID string, refs []workfl
 	for i, m := range refs {
 		rows[i] = messageRow{RequestID: requestID, Purpose: m.Purpose, Channel: m.Channel, TS: m.TS}
 	}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	err := s.write(func() error {
+		return s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	})
 	if err != nil {
 		return fmt.Errorf("record messages of %s: %w", requestID, err)
 	}
@@ -510,7 +542,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []workflow.Event) error
 	for i, e := range events {
 		rows[i] = toEventRow(e)
 	}
-	if err := s.db.WithContext(ctx).Create(&rows).Error; err != nil {
+	if err := s.write(func() error { return s.db.WithContext(ctx).Create(&rows).Error }); err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
