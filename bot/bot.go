@@ -61,7 +61,7 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) Reply {
 	}
 	sub := workflow.Submission{
 		Requester: sc.UserID, Resource: cmd.Resource, Level: cmd.Level,
-		Duration: cmd.Duration, Ticket: cmd.Ticket, Reason: cmd.Reason,
+		Duration: cmd.Duration, DurationText: cmd.DurationText, Ticket: cmd.Ticket, Reason: cmd.Reason,
 	}
 	switch cmd.Kind {
 	case CmdRequest:
@@ -70,14 +70,14 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) Reply {
 			return b.refusal(err, "request", sc.Command)
 		}
 		return ephemeral("Request `%s` sent to <#%s> for approval: *%s* access to *%s* for %s (ticket %s). It needs %d approval%s; you'll get a direct message when it is decided. `/access revoke %s` withdraws it.",
-			r.ID, b.svc.Policy().ApproverChannel, escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket), r.ApprovalsRequired, plural(r.ApprovalsRequired), r.ID)
+			r.ID, b.svc.Policy().ApproverChannel, escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket), r.ApprovalsRequired, plural(r.ApprovalsRequired), r.ID)
 	case CmdBreakGlass:
 		r, err := b.svc.BreakGlass(ctx, sub)
 		if err != nil {
 			return b.refusal(err, "break-glass", sc.Command)
 		}
 		return ephemeral(":rotating_light: Break-glass access granted: *%s* on *%s* for %s (ticket %s), until %s. Your token arrives by direct message. The approvers have been alerted and will review this. Request `%s`.",
-			escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket), when(r.Grant.ExpiresAt), r.ID)
+			escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket), when(r.Grant.ExpiresAt), r.ID)
 	case CmdRevoke:
 		r, err := b.svc.Revoke(ctx, cmd.RequestID, sc.UserID)
 		if err != nil {
@@ -129,7 +129,7 @@ func listText(rs []workflow.Request, now time.Time) string {
 		fmt.Fprintf(&b, "• `%s` *%s* %s, ticket %s: ", r.ID, escape(r.Resource), escape(r.Level), escape(r.Ticket))
 		if r.State == workflow.StatePending {
 			fmt.Fprintf(&b, "pending, %d of %d approvals, %s left for a decision (asked for %s)\n",
-				len(r.Approvals), r.ApprovalsRequired, workflow.FormatDuration(r.PendingUntil.Sub(now)), workflow.FormatDuration(r.Duration))
+				len(r.Approvals), r.ApprovalsRequired, workflow.FormatDuration(r.PendingUntil.Sub(now)), r.DurationString())
 			continue
 		}
 		kind := "active"

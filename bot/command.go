@@ -25,13 +25,15 @@ const (
 
 // Command is a parsed /access invocation.
 type Command struct {
-	Kind      CommandKind
-	Resource  string
-	Level     string
-	Duration  time.Duration
-	Ticket    string
-	Reason    string
-	RequestID string // CmdRevoke
+	Kind     CommandKind
+	Resource string
+	Level    string
+	Duration time.Duration
+	// DurationText is the duration as typed.
+	DurationText string
+	Ticket       string
+	Reason       string
+	RequestID    string // CmdRevoke
 }
 
 // maxCommandLen bounds the text parsed; Slack itself sends at most a few
@@ -90,10 +92,11 @@ func parseRequest(f []string) (Command, error) {
 		return Command{}, fmt.Errorf("%q is not a duration: use 90s, 30m, 1h30m or 1d", f[2])
 	}
 	return Command{
-		Resource: f[0],
-		Level:    f[1],
-		Duration: d,
-		Ticket:   f[3],
-		Reason:   strings.Join(f[4:], " "),
+		Resource:     f[0],
+		Level:        f[1],
+		Duration:     d,
+		DurationText: f[2],
+		Ticket:       f[3],
+		Reason:       strings.Join(f[4:], " "),
 	}, nil
 }

@@ -69,7 +69,7 @@ func askFields(r *workflow.Request) []*slack.TextBlockObject {
 	return []*slack.TextBlockObject{
 		mrkdwn("*Resource*\n" + escape(r.Resource)),
 		mrkdwn("*Level*\n" + escape(r.Level)),
-		mrkdwn("*Duration*\n" + workflow.FormatDuration(r.Duration)),
+		mrkdwn("*Duration*\n" + r.DurationString()),
 		mrkdwn("*Ticket*\n" + escape(r.Ticket)),
 		mrkdwn("*Reason*\n" + reason),
 		mrkdwn("*Requester*\n" + user(r.Requester)),
@@ -109,7 +109,7 @@ func approvalStatus(r *workflow.Request) string {
 func ApprovalMessage(r *workflow.Request) (text string, blocks []slack.Block) {
 	status := approvalStatus(r)
 	head := fmt.Sprintf("%s asks for *%s* access to *%s* for *%s* (ticket %s).",
-		user(r.Requester), escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket))
+		user(r.Requester), escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket))
 	text = fmt.Sprintf("Access request: %s Reason: %s. %s", head, reasonText(r), status)
 	blocks = []slack.Block{
 		slack.NewSectionBlock(mrkdwn(":key: "+head), nil, nil),
@@ -145,7 +145,7 @@ func plural(n int) string {
 // an approver has reviewed it.
 func AlertMessage(r *workflow.Request) (text string, blocks []slack.Block) {
 	head := fmt.Sprintf(":rotating_light: *BREAK-GLASS*: %s opened *%s* access to *%s* for *%s* without approval (ticket %s).",
-		user(r.Requester), escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket))
+		user(r.Requester), escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket))
 	var state string
 	switch r.State {
 	case workflow.StateActive:
@@ -160,7 +160,7 @@ func AlertMessage(r *workflow.Request) (text string, blocks []slack.Block) {
 		review = fmt.Sprintf(":white_check_mark: Reviewed by %s %s.", user(r.ReviewedBy), when(r.ReviewedAt))
 	}
 	text = fmt.Sprintf("BREAK-GLASS: %s opened %s access to %s for %s without approval (ticket %s). Reason: %s. %s %s",
-		user(r.Requester), escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket), reasonText(r), state, review)
+		user(r.Requester), escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket), reasonText(r), state, review)
 	blocks = []slack.Block{
 		slack.NewHeaderBlock(plain(":rotating_light: Break-glass access")),
 		slack.NewSectionBlock(mrkdwn(head), nil, nil),
@@ -182,13 +182,13 @@ func TokenMessage(r *workflow.Request, token string) string {
 	var head string
 	if r.BreakGlass {
 		head = fmt.Sprintf(":rotating_light: Break-glass access granted: *%s* on *%s* for %s (ticket %s). The approvers have been alerted and will review it.",
-			escape(r.Level), escape(r.Resource), workflow.FormatDuration(r.Duration), escape(r.Ticket))
+			escape(r.Level), escape(r.Resource), r.DurationString(), escape(r.Ticket))
 	} else {
 		head = fmt.Sprintf(":white_check_mark: Your request for *%s* access to *%s* (ticket %s) was approved by %s.",
 			escape(r.Level), escape(r.Resource), escape(r.Ticket), approvers(r))
 	}
 	return fmt.Sprintf("%s\nYour token, shown only here and only once:\n```%s```\nScope `%s`, valid until %s (%s). Request `%s`; `/access revoke %s` ends it early.",
-		head, token, r.Scope(), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Duration), r.ID, r.ID)
+		head, token, r.Scope(), when(r.Grant.ExpiresAt), r.DurationString(), r.ID, r.ID)
 }
 
 // DeniedMessage tells the requester their request was denied.

@@ -11,6 +11,7 @@ type requestRow struct {
 	Resource          string        `gorm:"size:64;not null"`
 	Level             string        `gorm:"size:64;not null"`
 	DurationSeconds   int64         `gorm:"not null"`
+	DurationText      string        `gorm:"size:32;not null;default:''"`
 	Ticket            string        `gorm:"size:400;not null"`
 	Reason            string        `gorm:"size:4000;not null"`
 	BreakGlass        bool          `gorm:"not null"`

@@ -37,6 +37,7 @@ type Request struct {
 	Resource          string
 	Level             string
 	Duration          time.Duration
+	DurationText      string // the duration as the requester wrote it ("90s"), if known
 	Ticket            string
 	Reason            string
 	BreakGlass        bool
@@ -78,6 +79,15 @@ type Grant struct {
 
 // HasToken reports whether a token has been minted for the grant.
 func (g *Grant) HasToken() bool { return g != nil && g.TokenHash != (tokens.Hash{}) }
+
+// DurationString is the duration as the requester wrote it, or else in
+// gatepass's compact form.
+func (r *Request) DurationString() string {
+	if r.DurationText != "" {
+		return r.DurationText
+	}
+	return FormatDuration(r.Duration)
+}
 
 // Scope is "resource:level".
 func (r *Request) Scope() string { return r.Resource + ":" + r.Level }

@@ -89,8 +89,11 @@ type Submission struct {
 	Resource  string
 	Level     string
 	Duration  time.Duration
-	Ticket    string
-	Reason    string
+	// DurationText is the duration as typed ("60m"), shown back to people
+	// as they wrote it. Optional.
+	DurationText string
+	Ticket       string
+	Reason       string
 }
 
 // check validates a submission against the policy.
@@ -143,6 +146,7 @@ func (s *Service) newRequest(sub Submission, lvl Level, now time.Time) Request {
 		Resource:          sub.Resource,
 		Level:             sub.Level,
 		Duration:          sub.Duration,
+		DurationText:      durationText(sub),
 		Ticket:            sub.Ticket,
 		Reason:            strings.TrimSpace(sub.Reason),
 		ApprovalsRequired: lvl.Approvals,
@@ -152,8 +156,20 @@ func (s *Service) newRequest(sub Submission, lvl Level, now time.Time) Request {
 	}
 }
 
+// durationText keeps the typed duration if it says the same as Duration.
+func durationText(sub Submission) string {
+	t := strings.TrimSpace(sub.DurationText)
+	if len(t) > 32 {
+		return ""
+	}
+	if d, err := ParseDuration(t); err != nil || d != sub.Duration {
+		return ""
+	}
+	return t
+}
+
 func describeAsk(r *Request) string {
-	d := fmt.Sprintf("%s for %s, ticket %s", r.Scope(), FormatDuration(r.Duration), r.Ticket)
+	d := fmt.Sprintf("%s for %s, ticket %s", r.Scope(), r.DurationString(), r.Ticket)
 	if r.Reason != "" {
 		d += ": " + r.Reason
 	}

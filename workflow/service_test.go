@@ -470,3 +470,23 @@ func TestListShowsPendingAndLiveOnly(t *testing.T) {
 		t.Fatalf("list after expiry: %d entries", len(rs))
 	}
 }
+
+func TestDurationIsShownAsTyped(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct{ typed, want string }{
+		{"60m", "60m"},
+		{"3600s", "3600s"},
+		{"90m", "1h"}, // says something else than Duration: not kept
+		{"", "1h"},
+	}
+	for _, c := range cases {
+		r, err := f.svc.Submit(f.ctx, workflow.Submission{Requester: "U0ALICE", Resource: "prod-db", Level: "read", Duration: time.Hour, DurationText: c.typed, Ticket: "INC-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.svc.Get(f.ctx, r.ID)
+		if got.DurationString() != c.want {
+			t.Errorf("typed %q: shown as %q, want %q", c.typed, got.DurationString(), c.want)
+		}
+	}
+}
