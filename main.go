@@ -49,6 +49,7 @@ const usageText = `gatepass: just-in-time, time-boxed access to production, appr
 Usage:
   gatepass serve        run the bot (HTTP on GATEPASS_ADDR, Slack over HTTP or Socket Mode)
   gatepass check        validate the policy file and print what it allows
+  gatepass playground   try gatepass locally: a Slack stand-in and a web page, no workspace needed
   gatepass version      print the version
   gatepass help         this text
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr, serveOptions{})
 	case "check":
 		return check(args[1:], getenv, stdout)
+	case "playground":
+		return playground(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gatepass", version)
 		return nil
