@@ -362,3 +362,21 @@ func TestMessagesAreRecordedOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestSQLitePragmas(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "gatepass.db"))
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2", "busy_timeout": "10000"} {
+		var got string
+		if err := s.DB().Raw("PRAGMA " + pragma).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+	// Foreign keys hold: no approval of a request that does not exist.
+	err := s.DB().Exec("INSERT INTO approvals (request_id, approver, seq, at) VALUES ('nope', 'U0A', 1, '2026-01-01 00:00:00')").Error
+	if err == nil {
+		t.Fatal("an approval of a missing request was stored")
+	}
+}
