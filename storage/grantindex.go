@@ -11,9 +11,18 @@ import (
 
 // The grant index answers introspection from memory: live grants by the
 // hash of their current token. It is loaded at Open and kept current by
-// every Create and Update made through this Store, after they commit. A
-// hash it does not hold is looked up in the database (and remembered if
-// live), so a grant written by another process is still found.
+// every Create and Update made through this Store. A hash it does not hold
+// is looked up in the database (and remembered if live), so a grant written
+// by another process is still found.
+//
+// Update changes the index at the end of its transaction, while it still
+// holds the request's row lock, so two changes to one request always reach
+// the index in the order they commit (after a revocation, a late "store the
+// token's hash" can never put the token back). Should the commit itself
+// fail after that, the index errs on the safe side: a grant it dropped is
+// refused until a restart reloads it, and a hash it added belongs to a
+// token that delivery then discards unsent, since delivery sends a token
+// only after its hash is stored.
 
 func (s *Store) loadGrantIndex(ctx context.Context) error {
 	var rows []grantRow

@@ -294,7 +294,14 @@ func (s *Store) Update(ctx context.Context, id string, fn func(r *workflow.Reque
 				if err != nil {
 					return err
 				}
-				return s.save(tx, &before, &after, change)
+				if err := s.save(tx, &before, &after, change); err != nil {
+					return err
+				}
+				// Index while the row lock is still held, so changes to one
+				// request reach the index in the order they commit (see
+				// grantindex.go for why a failed commit after this is safe).
+				s.index(&before, &after)
+				return nil
 			})
 		})
 		if errors.Is(err, workflow.ErrConflict) {
@@ -307,7 +314,6 @@ func (s *Store) Update(ctx context.Context, id string, fn func(r *workflow.Reque
 			// fn refused or the write failed: report the request as it is.
 			return before, err
 		}
-		s.index(&before, &after)
 		return after, nil
 	}
 	return workflow.Request{}, fmt.Errorf("update request %s: %w", id, err)

@@ -380,3 +380,43 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Fatal("an approval of a missing request was stored")
 	}
 }
+
+// A token's hash being stored and the grant being revoked race; whatever
+// order they commit in, the index must agree with the database.
+func TestGrantIndexFollowsCommitOrder(t *testing.T) {
+	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
+		ctx := context.Background()
+		for i := range 150 {
+			r := pending(uuid.NewString())
+			create(t, s, r)
+			if _, err := s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
+				r.State = workflow.StateActive
+				r.Grant = &workflow.Grant{IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				return workflow.Change{}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			h := tokens.HashOf(fmt.Sprintf("gpass_%d", i))
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
+					r.Grant.TokenHash = h
+					return workflow.Change{}, nil
+				})
+			}()
+			go func() {
+				defer wg.Done()
+				s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
+					r.State = workflow.StateRevoked
+					return workflow.Change{}, nil
+				})
+			}()
+			wg.Wait()
+			if g, err := s.GrantByTokenHash(ctx, h); err == nil && g.State == workflow.StateActive {
+				t.Fatalf("iteration %d: revoked grant active in the index", i)
+			}
+		}
+	})
+}
