@@ -305,7 +305,7 @@ func newSlackClient(cfg config) *slack.Client {
 	rc.Handlers = append(slack.AllBuiltinRetryHandlers(rc), slack.NewServerErrorRetryHandler(rc))
 	opts := []slack.Option{
 		slack.OptionAPIURL(cfg.APIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second}),
+		slack.OptionHTTPClient(&http.Client{Timeout: 10 * time.Second}),
 		slack.OptionRetryConfig(rc),
 	}
 	if cfg.AppToken != "" {

@@ -292,7 +292,7 @@ func TestNotifierMarksPermanentFailures(t *testing.T) {
 	r.State = workflow.StateRevoked
 	r.EndedBy = "U0BOB"
 	r.Grant = &workflow.Grant{ExpiresAt: t0}
-	if _, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeRevoked, Request: r}); !errors.Is(err, workflow.ErrUndeliverable) {
+	if _, err := n.Notify(ctx, workflow.Notice{Kind: workflow.NoticeAnnounceRevoked, Request: r}); !errors.Is(err, workflow.ErrUndeliverable) {
 		t.Fatalf("channel_not_found: %v, want ErrUndeliverable", err)
 	}
 	fs.FailNext("chat.postMessage", 1, http.StatusServiceUnavailable, 0)

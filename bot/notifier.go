@@ -97,19 +97,16 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 		return nil, n.dm(ctx, r.Requester, TimedOutMessage(r))
 
 	case workflow.NoticeExpired:
-		if err := n.announce(ctx, ExpiredAnnouncement(r)); err != nil {
-			return nil, err
-		}
 		return nil, n.dm(ctx, r.Requester, ExpiredDM(r))
 
+	case workflow.NoticeAnnounceExpired:
+		return nil, n.announce(ctx, ExpiredAnnouncement(r))
+
 	case workflow.NoticeRevoked:
-		if err := n.announce(ctx, RevokedAnnouncement(r)); err != nil {
-			return nil, err
-		}
-		if r.EndedBy != r.Requester {
-			return nil, n.dm(ctx, r.Requester, RevokedDM(r))
-		}
-		return nil, nil
+		return nil, n.dm(ctx, r.Requester, RevokedDM(r))
+
+	case workflow.NoticeAnnounceRevoked:
+		return nil, n.announce(ctx, RevokedAnnouncement(r))
 	}
 	return nil, fmt.Errorf("%w: unknown notice kind %q", workflow.ErrUndeliverable, nt.Kind)
 }

@@ -90,8 +90,9 @@ func (eventRow) TableName() string { return "audit_events" }
 // noticeRow is a queued notice (the outbox). It is deleted once delivered
 // or abandoned.
 type noticeRow struct {
-	ID            int64      `gorm:"primaryKey;autoIncrement;index:idx_notices_request,priority:2"`
+	ID            int64      `gorm:"primaryKey;autoIncrement;index:idx_notices_request,priority:3"`
 	RequestID     string     `gorm:"size:36;not null;index:idx_notices_request,priority:1"`
+	Lane          string     `gorm:"size:16;not null;default:'channel';index:idx_notices_request,priority:2"`
 	Kind          string     `gorm:"size:32;not null"`
 	Attempts      int        `gorm:"not null"`
 	NextAttemptAt time.Time  `gorm:"not null;index:idx_notices_due"`

@@ -397,7 +397,7 @@ func writeChange(tx *gorm.DB, id string, c workflow.Change) error {
 		rows := make([]noticeRow, len(c.Notices))
 		now := time.Now().UTC()
 		for i, k := range c.Notices {
-			rows[i] = noticeRow{RequestID: id, Kind: string(k), NextAttemptAt: dueNow, CreatedAt: now}
+			rows[i] = noticeRow{RequestID: id, Lane: k.Lane(), Kind: string(k), NextAttemptAt: dueNow, CreatedAt: now}
 		}
 		if err := tx.Create(&rows).Error; err != nil {
 			return fmt.Errorf("queue notices of %s: %w", id, err)
@@ -453,8 +453,8 @@ func (s *Store) DueTimeouts(ctx context.Context, now time.Time, limit int) ([]st
 	return ids, nil
 }
 
-// ClaimDeliveries leases the oldest queued notice of each request that is
-// due. Finding candidates is a plain read; each is then leased by a
+// ClaimDeliveries leases the oldest queued notice of each request and lane
+// that is due. Finding candidates is a plain read; each is then leased by a
 // conditional update, so two claimers never get the same notice.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]workflow.Delivery, error) {
 	now = now.UTC()
@@ -462,7 +462,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	var rows []noticeRow
 	err := s.db.WithContext(ctx).
 		Where("next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)", now, now).
-		Where("NOT EXISTS (SELECT 1 FROM notices e WHERE e.request_id = notices.request_id AND e.id < notices.id)").
+		Where("NOT EXISTS (SELECT 1 FROM notices e WHERE e.request_id = notices.request_id AND e.lane = notices.lane AND e.id < notices.id)").
 		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)

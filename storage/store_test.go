@@ -420,3 +420,18 @@ func TestGrantIndexFollowsCommitOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestDeliveryLanesAreIndependent(t *testing.T) {
+	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
+		ctx := context.Background()
+		r := pending(uuid.NewString())
+		create(t, s, r, workflow.NoticeApprovalRequest, workflow.NoticeToken, workflow.NoticeRefresh, workflow.NoticeExpired)
+		ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 2 || ds[0].Kind != workflow.NoticeApprovalRequest || ds[1].Kind != workflow.NoticeToken {
+			t.Fatalf("claimed %+v, want the head of each lane: approval_request and token", ds)
+		}
+	})
+}

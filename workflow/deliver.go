@@ -12,8 +12,9 @@ import (
 
 // Delivery tuning.
 const (
-	deliveryLease       = time.Minute      // a claimed notice is retried by others after this
-	deliveryTimeout     = 45 * time.Second // one notice's chat calls, retries included
+	deliveryLease       = 30 * time.Second // a claimed notice is retried by others after this
+	deliveryTimeout     = 20 * time.Second // one notice's chat calls, retries included
+	bookkeepingTimeout  = 5 * time.Second  // recording a delivery's outcome
 	deliveryBatch       = 32
 	deliveryWorkers     = 4
 	maxDeliveryAttempts = 15
@@ -30,7 +31,7 @@ func (s *Service) Wake() {
 
 // RunDeliveries delivers queued notices until ctx ends, looking for due
 // ones whenever Wake is called or a delivery finishes. Up to deliveryWorkers
-// notices (of distinct requests) are delivered at once, so one slow request
+// notices (of distinct requests or lanes) are delivered at once, so one slow request
 // does not hold up the others. Deliveries run under work: when ctx ends, the
 // ones under way may finish until the caller ends work (an interrupted
 // notice is retried after its lease, by this process or another). Call Wake
@@ -84,8 +85,8 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 		if len(ds) == 0 {
 			return handled, nil
 		}
-		// Claimed notices belong to distinct requests, so they may run in
-		// parallel without reordering any request's notices.
+		// Claimed notices belong to distinct lanes of requests, so they may
+		// run in parallel without reordering any lane's notices.
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, deliveryWorkers)
 		for _, d := range ds {
@@ -102,11 +103,15 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 	return handled, ctx.Err()
 }
 
-// deliverOne delivers one claimed notice and records the outcome.
+// deliverOne delivers one claimed notice and records the outcome. The
+// outcome is recorded even when ctx has ended (a timeout, or shutdown), so
+// the notice is not left leased with its attempt uncounted.
 func (s *Service) deliverOne(ctx context.Context, d Delivery) {
-	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	dctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	err := s.deliver(dctx, d)
+	cancel()
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	err := s.deliver(ctx, d)
 	now := s.Now()
 	log := s.log.With("notice", d.Kind, "request", d.RequestID, "attempt", d.Attempts+1)
 	switch {

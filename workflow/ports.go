@@ -34,8 +34,9 @@ type Store interface {
 	// GrantByTokenHash finds the grant whose current token has hash h.
 	GrantByTokenHash(ctx context.Context, h tokens.Hash) (GrantInfo, error)
 	// ClaimDeliveries leases, until now+lease, the oldest undelivered notice
-	// of each request that is due (attempt time reached, no live lease), so
-	// notices of one request are delivered in order and by one worker.
+	// of each request and lane (NoticeKind.Lane) that is due (attempt time
+	// reached, no live lease), so the notices of one lane of a request are
+	// delivered in order and by one worker.
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	// FinishDelivery marks a notice delivered (or abandoned).
 	FinishDelivery(ctx context.Context, id int64, at time.Time) error

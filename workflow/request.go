@@ -158,15 +158,38 @@ type NoticeKind string
 // Notice kinds. Each is queued in the same transaction as the state change
 // that causes it and delivered after it commits.
 const (
+	// In the channels:
 	NoticeApprovalRequest NoticeKind = "approval_request" // post the approval message
 	NoticeBreakGlassAlert NoticeKind = "break_glass_alert"
 	NoticeRefresh         NoticeKind = "refresh" // update every message that shows the request
-	NoticeToken           NoticeKind = "token"   // mint the token and DM it
-	NoticeDenied          NoticeKind = "denied"
-	NoticeTimedOut        NoticeKind = "timed_out"
-	NoticeExpired         NoticeKind = "expired"
-	NoticeRevoked         NoticeKind = "revoked" // also a withdrawn pending request
+	NoticeAnnounceExpired NoticeKind = "announce_expired"
+	NoticeAnnounceRevoked NoticeKind = "announce_revoked" // also a withdrawn pending request
+
+	// To the requester, by direct message:
+	NoticeToken    NoticeKind = "token" // mint the token and send it
+	NoticeDenied   NoticeKind = "denied"
+	NoticeTimedOut NoticeKind = "timed_out"
+	NoticeExpired  NoticeKind = "expired"
+	NoticeRevoked  NoticeKind = "revoked" // by someone else; also a withdrawn pending request
 )
+
+// Lanes order a request's notices: each lane's are delivered one after the
+// other, oldest first, while the two lanes go independently, so a token
+// never waits for a channel message, nor an announcement for a DM.
+const (
+	LaneChannel = "channel"
+	LaneDM      = "dm"
+)
+
+// Lane is the lane of notices of this kind.
+func (k NoticeKind) Lane() string {
+	switch k {
+	case NoticeToken, NoticeDenied, NoticeTimedOut, NoticeExpired, NoticeRevoked:
+		return LaneDM
+	default:
+		return LaneChannel
+	}
+}
 
 // Notice is what a Notifier is asked to say, with the request as it stands.
 type Notice struct {

@@ -320,13 +320,13 @@ func (s *Service) Revoke(ctx context.Context, id, actor string) (Request, error)
 			r.State, r.EndedBy, r.EndedAt = StateWithdrawn, actor, now
 			return Change{
 				Events:  []Event{{RequestID: r.ID, Actor: actor, Action: ActionWithdrawn, At: now}},
-				Notices: []NoticeKind{NoticeRefresh, NoticeRevoked},
+				Notices: endNotices(r, actor),
 			}, nil
 		case r.State == StateActive && r.ActiveAt(now):
 			r.State, r.EndedBy, r.EndedAt = StateRevoked, actor, now
 			return Change{
 				Events:  []Event{{RequestID: r.ID, Actor: actor, Action: ActionRevoked, Detail: fmt.Sprintf("%s left", FormatDuration(r.Grant.ExpiresAt.Sub(now))), At: now}},
-				Notices: []NoticeKind{NoticeRefresh, NoticeRevoked},
+				Notices: endNotices(r, actor),
 			}, nil
 		case r.State == StateActive:
 			return Change{}, errorf(op, KindConflict, "This grant already expired at %s.", r.Grant.ExpiresAt.UTC().Format("15:04:05 MST"))
@@ -340,6 +340,17 @@ func (s *Service) Revoke(ctx context.Context, id, actor string) (Request, error)
 	s.log.Info("request revoked", "request", id, "by", actor, "state", r.State)
 	s.Wake()
 	return r, nil
+}
+
+// endNotices are what a revocation or withdrawal tells: the messages are
+// updated, the announce channel told, and the requester too unless they
+// did it themselves.
+func endNotices(r *Request, actor string) []NoticeKind {
+	n := []NoticeKind{NoticeRefresh, NoticeAnnounceRevoked}
+	if actor != r.Requester {
+		n = append(n, NoticeRevoked)
+	}
+	return n
 }
 
 // Review records that an approver has looked at a break-glass grant.

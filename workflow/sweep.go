@@ -74,7 +74,7 @@ func (s *Service) expire(r *Request) (Change, error) {
 	r.State, r.EndedAt = StateExpired, now
 	return Change{
 		Events:  []Event{{RequestID: r.ID, Actor: System, Action: ActionExpired, Detail: "expired at " + r.Grant.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"), At: now}},
-		Notices: []NoticeKind{NoticeRefresh, NoticeExpired},
+		Notices: []NoticeKind{NoticeRefresh, NoticeAnnounceExpired, NoticeExpired},
 	}, nil
 }
 
