@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -204,4 +205,27 @@ func TestPendingRequestTimesOut(t *testing.T) {
 		t.Fatalf("late click: %v %d", err, r.Status)
 	}
 	h.waitFor("the late click's explanation", func() bool { return strings.Contains(h.ephemeralIn(bob, approvals), "expired") })
+}
+
+// A command under way when gatepass is told to stop is still answered over
+// Socket Mode before the connection closes.
+func TestSocketModeAnswersInFlightCommandsOnShutdown(t *testing.T) {
+	h := newHarness(t, harnessOptions{socket: true})
+	id := h.request(alice, "prod-db read 30m INC-56 shutdown")
+	h.slack.SetLatency(time.Second) // dave's user group takes a second to resolve
+	type result struct {
+		r   fakeslack.Reply
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := h.slack.SlashCommand(context.Background(), dave, "revoke "+id)
+		done <- result{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	h.stop()
+	res := <-done
+	if res.err != nil || !strings.Contains(res.r.Text, "Withdrew") {
+		t.Fatalf("in-flight command at shutdown: %v, %q", res.err, res.r.Text)
+	}
 }

@@ -157,8 +157,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 	if len(policy.IntrospectionKeys) == 0 {
 		log.Warn("policy file has no introspection_keys: every call to /v1/introspect will get 401")
 	}
+	ln := opts.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("GATEPASS_ADDR: %w", err)
+		}
+	}
 	store, err := storage.Open(ctx, cfg.DB)
 	if err != nil {
+		ln.Close()
 		return fmt.Errorf("GATEPASS_DB: %w", err)
 	}
 	defer func() {
@@ -166,12 +173,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 			err = fmt.Errorf("close database: %w", cerr)
 		}
 	}()
-	ln := opts.listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("GATEPASS_ADDR: %w", err)
-		}
-	}
 	clock := opts.clock
 	if clock == nil {
 		clock = workflow.SystemClock{}
@@ -255,10 +256,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 	}
 	log.Info("gatepass serving", "addr", ln.Addr().String(), "slack", mode, "resources", len(policy.Resources), "version", version)
 
+	var serveFailed error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		log.Error("HTTP server stopped", "err", err)
+		serveFailed = fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
 	}
 	log.Info("shutting down")
 	httpCtx, cancel := context.WithTimeout(context.Background(), httpDrain)
@@ -278,7 +281,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 	}
 	waitFor(b.Wait, replyDrain)
 	log.Info("stopped")
-	return nil
+	return serveFailed
 }
 
 // waitFor runs wait, giving up on it after d.

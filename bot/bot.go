@@ -11,7 +11,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatepass/gatepass/workflow"
 	"github.com/slack-go/slack"
@@ -26,6 +28,8 @@ type Bot struct {
 	// replies tracks Slack calls made after an answer was sent (such as an
 	// ephemeral explanation of a refused click), so shutdown can wait.
 	replies sync.WaitGroup
+
+	lastAck atomic.Int64 // unix nanoseconds of the last Socket Mode ack
 }
 
 // New returns a Bot.
@@ -46,8 +50,29 @@ type Reply struct {
 	Text         string `json:"text"`
 }
 
+// maxReplyText bounds a reply, well inside Slack's limits (a Socket Mode
+// ack may carry at most 20 KB).
+const maxReplyText = 12000
+
 func ephemeral(format string, args ...any) Reply {
-	return Reply{ResponseType: slack.ResponseTypeEphemeral, Text: fmt.Sprintf(format, args...)}
+	return Reply{ResponseType: slack.ResponseTypeEphemeral, Text: truncate(fmt.Sprintf(format, args...), maxReplyText)}
+}
+
+// truncate shortens s to at most n bytes, on a line or rune boundary,
+// saying that it did.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const more = "\n…"
+	cut := n - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if nl := strings.LastIndexByte(s[:cut], '\n'); nl > cut/2 {
+		cut = nl
+	}
+	return s[:cut] + more
 }
 
 // Command answers one /access invocation.
@@ -125,7 +150,12 @@ func listText(rs []workflow.Request, now time.Time) string {
 	}
 	var b strings.Builder
 	b.WriteString("*Your requests and grants*\n")
-	for _, r := range rs {
+	const maxListed = 25
+	for i, r := range rs {
+		if i == maxListed {
+			fmt.Fprintf(&b, "…and %d more.\n", len(rs)-maxListed)
+			break
+		}
 		fmt.Fprintf(&b, "• `%s` *%s* %s, ticket %s: ", r.ID, escape(r.Resource), escape(r.Level), escape(r.Ticket))
 		if r.State == workflow.StatePending {
 			fmt.Fprintf(&b, "pending, %d of %d approvals, %s left for a decision (asked for %s)\n",
@@ -157,7 +187,12 @@ func (b *Bot) usage(command string) string {
 	fmt.Fprintf(&s, "• `%s help`: this message\n", command)
 	fmt.Fprintf(&s, "Durations look like `90s`, `30m`, `1h30m` or `1d`; the shortest is %s.\n", workflow.FormatDuration(p.MinDuration))
 	s.WriteString("*Resources*\n")
-	for _, name := range p.ResourceNames() {
+	const maxListed = 30
+	for i, name := range p.ResourceNames() {
+		if i == maxListed {
+			fmt.Fprintf(&s, "…and %d more.\n", len(p.Resources)-maxListed)
+			break
+		}
 		res := p.Resources[name]
 		levels := make([]string, 0, len(res.Levels))
 		for _, ln := range res.LevelNames() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatepass/gatepass/fakeslack"
 	"github.com/gatepass/gatepass/storage"
@@ -119,7 +121,8 @@ func TestVerified(t *testing.T) {
 		{"not hex", http.MethodPost, now, "v0=zz", 401},
 		{"five minutes and a bit old", http.MethodPost, now - 301, fakeslack.Sign(secret, now-301, []byte(body)), 401},
 		{"from the future", http.MethodPost, now + 301, fakeslack.Sign(secret, now+301, []byte(body)), 401},
-		{"GET", http.MethodGet, now, fakeslack.Sign(secret, now, []byte(body)), 405},
+		{"signed GET", http.MethodGet, now, fakeslack.Sign(secret, now, []byte(body)), 405},
+		{"unsigned GET", http.MethodGet, now, "", 401},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(c.method, "/slack/commands", strings.NewReader(body))
@@ -330,3 +333,36 @@ func TestDirectoryCachesGroups(t *testing.T) {
 		t.Fatal("unknown group resolved")
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("line of text é\n", 2000)
+	got := truncate(long, 1000)
+	if len(got) > 1000 || !strings.HasSuffix(got, "\n…") || !utf8.ValidString(got) {
+		t.Fatalf("truncate: %d bytes, valid %v, ends %q", len(got), utf8.ValidString(got), got[len(got)-10:])
+	}
+	if truncate("short", 1000) != "short" {
+		t.Fatal("truncated a short text")
+	}
+}
+
+func TestUsageFitsASocketModeAckWithManyResources(t *testing.T) {
+	var y strings.Builder
+	y.WriteString("approver_channel: C0A\nresources:\n")
+	for i := range 200 {
+		fmt.Fprintf(&y, "  resource-with-a-long-name-%03d:\n    description: %s\n    approvers: [U0A]\n    levels:\n      read: {max_duration: 1h}\n      write: {max_duration: 1h}\n", i, strings.Repeat("words ", 20))
+	}
+	p, _, err := workflow.ParsePolicy("p", []byte(y.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := newTestBot(t)
+	b.svc, _ = workflow.New(workflow.Config{Policy: p, Store: nopStore{}, Notifier: nopNotifier{}, Clock: workflow.SystemClock{}})
+	r := b.Command(context.Background(), slack.SlashCommand{Text: "help", UserID: "U0ALICE"})
+	js, _ := json.Marshal(r)
+	if len(js) > 20000 || !strings.Contains(r.Text, "more.") {
+		t.Fatalf("usage with 200 resources: %d bytes of JSON", len(js))
+	}
+}
+
+// nopStore satisfies workflow.Store for tests that never reach it.
+type nopStore struct{ workflow.Store }

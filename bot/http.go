@@ -26,14 +26,9 @@ const answerBudget = 2500 * time.Millisecond
 // (Socket Mode without HTTP).
 func Verified(secret string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSlackBody))
-		if err != nil {
-			http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		if err != nil { // too large (or broken) to verify: unsigned
+			http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
 			return
 		}
 		if secret == "" {
@@ -47,6 +42,11 @@ func Verified(secret string, h http.Handler) http.Handler {
 		}
 		if err != nil {
 			http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -23,6 +23,28 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// maxFieldText bounds escaped user text in a Block Kit field (Slack allows
+// 2,000 characters per field).
+const maxFieldText = 1800
+
+// escapeMax escapes s and, if that makes it longer than n bytes, cuts it
+// at a rune boundary that does not split an entity, ending with "…".
+func escapeMax(s string, n int) string {
+	e := escape(s)
+	if len(e) <= n {
+		return e
+	}
+	var b strings.Builder
+	for _, r := range s {
+		piece := escape(string(r))
+		if b.Len()+len(piece) > n-len("…") {
+			break
+		}
+		b.WriteString(piece)
+	}
+	return b.String() + "…"
+}
+
 // user mentions a Slack user.
 func user(id string) string { return "<@" + id + ">" }
 
@@ -64,7 +86,7 @@ func askFields(r *workflow.Request) []*slack.TextBlockObject {
 	if reason == "" {
 		reason = "_none given_"
 	} else {
-		reason = escape(reason)
+		reason = escapeMax(reason, maxFieldText)
 	}
 	return []*slack.TextBlockObject{
 		mrkdwn("*Resource*\n" + escape(r.Resource)),

@@ -70,7 +70,8 @@ func (r *Resource) LevelNames() []string {
 }
 
 // reservedNames are words the /access command uses; no resource may take them.
-var reservedNames = []string{"help", "list", "revoke", "break-glass"}
+// They are every word ParseCommand (in package bot) treats as a command.
+var reservedNames = []string{"help", "usage", "list", "ls", "revoke", "break-glass", "breakglass", "break_glass"}
 
 var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

@@ -307,9 +307,11 @@
         buffered = null;
         applyState(st);
         for (const ev of replay) applyEvent(ev);
+        return true;
       } catch (err) {
         buffered = null;
         setLive('down', 'cannot reach the playground');
+        return false;
       } finally {
         loading = null;
         if (reloadAgain) { reloadAgain = false; loadState(); }
@@ -596,7 +598,8 @@
       return;
     }
     const es = new EventSource('/events');
-    es.onopen = () => { setLive('live', 'live'); loadState(); };
+    // "live" only once the state is loaded, so the page is whole by then.
+    es.onopen = () => { loadState().then((ok) => { if (ok && es.readyState === EventSource.OPEN) setLive('live', 'live'); }); };
     es.onerror = () => setLive('down', 'reconnecting…');
     es.onmessage = (e) => {
       let ev;
