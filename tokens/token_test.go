@@ -146,3 +146,22 @@ func TestSecretIsRedactedWhenPrinted(t *testing.T) {
 		t.Fatal("Reveal lost the token")
 	}
 }
+
+func BenchmarkMint(b *testing.B) {
+	for range b.N {
+		if _, err := New(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidAndHash(b *testing.B) {
+	tok, _ := New()
+	b.ReportAllocs()
+	for range b.N {
+		if !Valid(tok) {
+			b.Fatal("invalid")
+		}
+		_ = HashOf(tok)
+	}
+}
