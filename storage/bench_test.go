@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -55,12 +56,17 @@ func BenchmarkLookupToken100k(b *testing.B) {
 	}
 	s.Close()
 
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	start := time.Now()
 	s, err = Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
 	openTime := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
 	defer s.Close()
 	p, _, err := workflow.ParsePolicy("p", []byte("approver_channel: C0A\nresources:\n  prod-db:\n    approvers: [U0A]\n    levels:\n      read: {max_duration: 1d}\n"))
 	if err != nil {
@@ -83,4 +89,5 @@ func BenchmarkLookupToken100k(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(openTime.Milliseconds()), "open-ms")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "index-MiB")
 }
