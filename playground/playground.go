@@ -432,11 +432,30 @@ func tsAt(t time.Time) string {
 }
 
 // commandRequest is the body of POST /command.
-type commandRequest struct {
+// typedRequest is something a demo user typed: a command or a message.
+type typedRequest struct {
 	User string `json:"user"`
 	Text string `json:"text"`
-	// Channel is where the command is typed; default #general.
+	// Channel is where it is typed; for a command, default #general.
 	Channel string `json:"channel"`
+}
+
+// readTyped decodes a typedRequest and finds the conversation it was typed
+// in, answering 400 (and returning ok=false) for an unknown user or
+// conversation.
+func (p *Playground) readTyped(w http.ResponseWriter, r *http.Request) (req typedRequest, channel string, ok bool) {
+	if !readJSON(w, r, &req) {
+		return req, "", false
+	}
+	if _, known := p.userBy[req.User]; !known {
+		writeError(w, http.StatusBadRequest, "unknown user "+req.User)
+		return req, "", false
+	}
+	channel, ok = p.conversationFor(req.Channel, req.User)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "unknown conversation "+req.Channel)
+	}
+	return req, channel, ok
 }
 
 // commandResponse is what POST /command answers: the app's reply (also
@@ -450,17 +469,8 @@ type commandResponse struct {
 }
 
 func (p *Playground) serveCommand(w http.ResponseWriter, r *http.Request) {
-	var req commandRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if _, ok := p.userBy[req.User]; !ok {
-		writeError(w, http.StatusBadRequest, "unknown user "+req.User)
-		return
-	}
-	channel, ok := p.conversationFor(req.Channel, req.User)
+	req, channel, ok := p.readTyped(w, r)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "unknown conversation "+req.Channel)
 		return
 	}
 	command := fakeslack.DefaultCommand
@@ -569,27 +579,16 @@ func (p *Playground) serveClick(w http.ResponseWriter, r *http.Request) {
 }
 
 // messageRequest is the body of POST /message.
-type messageRequest struct {
-	User    string `json:"user"`
-	Channel string `json:"channel"`
-	Text    string `json:"text"`
-}
-
 // serveMessage posts an ordinary message written by a person. gatepass
 // does not read it; it is there so the page feels like a chat.
 func (p *Playground) serveMessage(w http.ResponseWriter, r *http.Request) {
-	var req messageRequest
-	if !readJSON(w, r, &req) {
+	req, channel, ok := p.readTyped(w, r)
+	if !ok {
 		return
 	}
-	if _, ok := p.userBy[req.User]; !ok {
-		writeError(w, http.StatusBadRequest, "unknown user "+req.User)
-		return
-	}
-	channel, ok := p.conversationFor(req.Channel, req.User)
 	text := strings.TrimSpace(req.Text)
-	if !ok || text == "" {
-		writeError(w, http.StatusBadRequest, "a message needs text and a conversation of yours")
+	if text == "" {
+		writeError(w, http.StatusBadRequest, "a message needs text")
 		return
 	}
 	m, err := p.slack.PostAsUser(channel, req.User, text)
