@@ -5,11 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -36,11 +37,20 @@ type Lookup interface {
 	LookupToken(ctx context.Context, token string) (c Claims, ok bool, err error)
 }
 
-// Client is a caller allowed to introspect: a name for the logs and the
-// SHA-256 of its bearer key.
+// Client is a caller allowed to introspect: its name, which is also its
+// HTTP Basic user name and what [ClientName] reports, and the SHA-256 of its
+// key.
 type Client struct {
 	Name      string
 	KeySHA256 Hash
+}
+
+// client is a Client ready for comparison: the name is hashed too, so that
+// HTTP Basic compares names in constant time without allocating.
+type client struct {
+	name    string
+	nameSum Hash
+	keySum  Hash
 }
 
 type clientKey struct{}
@@ -48,106 +58,316 @@ type clientKey struct{}
 // ClientName returns the name of the introspection client that made the
 // request carried by ctx, or "" outside an introspection request.
 func ClientName(ctx context.Context) string {
-	name, _ := ctx.Value(clientKey{}).(string)
-	return name
+	if name, _ := ctx.Value(clientKey{}).(*string); name != nil {
+		return *name
+	}
+	return ""
 }
 
-// Introspector is an http.Handler for RFC 7662 token introspection:
-// POST, form body token=<token>, header "Authorization: Bearer <key>".
+// Introspector is an http.Handler for RFC 7662 token introspection.
+//
+// A request is a POST whose body is application/x-www-form-urlencoded (media
+// type parameters such as "; charset=UTF-8" are allowed) and carries the
+// token=<token> parameter. The client authenticates with one of
+//
+//   - "Authorization: Bearer <key>", or
+//   - HTTP Basic, with the client's Name as user and its key as password,
+//     each application/x-www-form-urlencoded before base64 encoding
+//     (RFC 6749 §2.3.1), so "+" stands for a space and "%3A" for a colon.
+//
+// Authentication is checked first, against every client in constant time. A
+// missing or bad key answers 401 {"error":"invalid_client"} with a
+// WWW-Authenticate challenge for the scheme the request used:
+// `Bearer realm="gatepass", error="invalid_token"` (RFC 6750 §3.1) or
+// `Basic realm="gatepass", charset="UTF-8"` (RFC 7617); a request with no
+// usable Authorization header (none, several, or another scheme) is offered
+// both, Bearer first and without an error attribute.
+//
+// An authenticated request is then answered 400 {"error":"invalid_request"}
+// when its body is not application/x-www-form-urlencoded, when any parameter
+// appears more than once (RFC 6749 §3.1), when the token is missing or empty,
+// or when the body is malformed (a bad percent-escape, or a ";" separator as
+// url.ParseQuery rejects). Other parameters (token_type_hint, client_id, …)
+// are ignored. A body over 8 KiB answers 413 {"error":"invalid_request"}.
+//
+// A well-formed request answers 200: the claims for an active token, exactly
+// {"active":false} for anything else (unknown, malformed, expired, revoked),
+// or 503 {"error":"temporarily_unavailable"} when the lookup cannot tell.
+// Any method but POST answers 405 with "Allow: POST".
 type Introspector struct {
 	lookup  Lookup
-	clients []Client
+	clients []client
 	onError func(error)
 }
 
 // NewIntrospector serves introspection for the given clients. onError, if
 // not nil, hears lookup failures (they answer 503).
 func NewIntrospector(lookup Lookup, clients []Client, onError func(error)) *Introspector {
-	return &Introspector{lookup: lookup, clients: clients, onError: onError}
+	cs := make([]client, len(clients))
+	for i, c := range clients {
+		cs[i] = client{name: c.Name, nameSum: sha256.Sum256([]byte(c.Name)), keySum: c.KeySHA256}
+	}
+	return &Introspector{lookup: lookup, clients: cs, onError: onError}
 }
 
+// maxIntrospectBody is the largest request body read, in bytes.
 const maxIntrospectBody = 8 << 10
 
+// bodyBuffers holds buffers for reading a request body (one byte more than
+// the limit, to tell an oversized body) and then writing the answer.
+var bodyBuffers = sync.Pool{New: func() any { return new([maxIntrospectBody + 1]byte) }}
+
 var (
-	inactiveJSON    = []byte(`{"active":false}` + "\n")
-	unauthorizedMsg = []byte(`{"error":"invalid_client"}` + "\n")
+	inactiveJSON       = []byte(`{"active":false}` + "\n")
+	invalidClientJSON  = []byte(`{"error":"invalid_client"}` + "\n")
+	invalidRequestJSON = []byte(`{"error":"invalid_request"}` + "\n")
+	unavailableJSON    = []byte(`{"error":"temporarily_unavailable"}` + "\n")
 )
 
+// Header values, shared read-only between responses. Each slice is full
+// (len == cap), so an append elsewhere copies instead of writing here.
 var (
 	contentTypeJSON = []string{"application/json"}
 	cacheNoStore    = []string{"no-store"}
+	allowPost       = []string{http.MethodPost}
+	connectionClose = []string{"close"}
+	bearerInvalid   = []string{`Bearer realm="gatepass", error="invalid_token"`}
+	basicChallenge  = []string{`Basic realm="gatepass", charset="UTF-8"`}
+	bothChallenges  = []string{`Bearer realm="gatepass"`, `Basic realm="gatepass", charset="UTF-8"`}
 )
 
-// ServeHTTP answers one introspection request. It is on the hot path of
-// every production call, so it reads the form and writes the JSON itself.
+// ServeHTTP answers one introspection request, as described on
+// [Introspector]. It is on the hot path of every production call, so it reads
+// the form and writes the JSON itself, into a pooled buffer.
 func (h *Introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Content-Type"] = contentTypeJSON
 	hdr["Cache-Control"] = cacheNoStore
 	if r.Method != http.MethodPost {
-		hdr.Set("Allow", http.MethodPost)
+		hdr["Allow"] = allowPost
 		w.WriteHeader(http.StatusMethodNotAllowed)
-		_, _ = w.Write([]byte(`{"error":"invalid_request"}` + "\n"))
+		_, _ = w.Write(invalidRequestJSON)
 		return
 	}
-	name, ok := h.authenticate(r.Header.Get("Authorization"))
-	if !ok {
-		hdr.Set("WWW-Authenticate", `Bearer realm="gatepass"`)
+	c, scheme := h.authenticate(r.Header["Authorization"])
+	if c == nil {
+		switch scheme {
+		case schemeBearer:
+			hdr["Www-Authenticate"] = bearerInvalid
+		case schemeBasic:
+			hdr["Www-Authenticate"] = basicChallenge
+		default:
+			hdr["Www-Authenticate"] = bothChallenges
+		}
 		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write(unauthorizedMsg)
+		_, _ = w.Write(invalidClientJSON)
 		return
 	}
-	token, err := formToken(http.MaxBytesReader(w, r.Body, maxIntrospectBody))
-	if err != nil {
+	if !isForm(r.Header["Content-Type"]) {
 		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":"invalid_request"}` + "\n"))
+		_, _ = w.Write(invalidRequestJSON)
 		return
 	}
+	if r.ContentLength > maxIntrospectBody {
+		tooLarge(w)
+		return
+	}
+	buf := bodyBuffers.Get().(*[maxIntrospectBody + 1]byte)
+	defer bodyBuffers.Put(buf)
+	n, err := readBody(r.Body, buf[:])
+	if n > maxIntrospectBody {
+		tooLarge(w)
+		return
+	}
+	var raw []byte
+	ok := err == nil
+	if ok {
+		raw, ok = formToken(buf[:n])
+	}
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(invalidRequestJSON)
+		return
+	}
+	token := string(raw)
 	if !Valid(token) {
 		_, _ = w.Write(inactiveJSON)
 		return
 	}
-	ctx := context.WithValue(r.Context(), clientKey{}, name)
-	c, active, err := h.lookup.LookupToken(ctx, token)
+	ctx := context.WithValue(r.Context(), clientKey{}, &c.name)
+	claims, active, err := h.lookup.LookupToken(ctx, token)
 	if err != nil {
 		if h.onError != nil {
 			h.onError(err)
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}` + "\n"))
+		_, _ = w.Write(unavailableJSON)
 		return
 	}
 	if !active {
 		_, _ = w.Write(inactiveJSON)
 		return
 	}
-	_, _ = w.Write(appendActive(make([]byte, 0, 384), &c))
+	_, _ = w.Write(appendActive(buf[:0], &claims))
 }
 
-// formToken reads the token field of an application/x-www-form-urlencoded
-// body ("" if it has none).
-func formToken(body io.Reader) (string, error) {
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return "", err
+// tooLarge answers 413 and asks the server to close the connection rather
+// than read the rest of the body.
+func tooLarge(w http.ResponseWriter) {
+	w.Header()["Connection"] = connectionClose
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	_, _ = w.Write(invalidRequestJSON)
+}
+
+// isForm reports whether the Content-Type header values name exactly one
+// media type, application/x-www-form-urlencoded (any case, any parameters).
+func isForm(values []string) bool {
+	if len(values) != 1 {
+		return false
 	}
-	for len(data) > 0 {
-		var pair []byte
-		pair, data, _ = bytes.Cut(data, []byte("&"))
-		key, value, _ := bytes.Cut(pair, []byte("="))
-		if string(key) == "token" {
-			return url.QueryUnescape(string(value))
+	mediaType, _, _ := strings.Cut(values[0], ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "application/x-www-form-urlencoded")
+}
+
+// readBody reads body into buf until EOF or until buf is full. A count of
+// len(buf) means the body may be longer still.
+func readBody(body io.Reader, buf []byte) (int, error) {
+	if body == nil {
+		return 0, nil
+	}
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
 		}
 	}
-	return "", nil
+	return n, nil
+}
+
+// maxSeenParams is how many parameter names formToken tracks without
+// allocating; a body with more falls back to a map.
+const maxSeenParams = 8
+
+// formToken returns the value of the token parameter of an
+// application/x-www-form-urlencoded body, decoding body in place. It reports
+// false when the token is missing or empty, when any parameter is repeated
+// (parameter names compared after decoding), or when the body is malformed
+// as url.ParseQuery sees it: a bad percent-escape or a ";" in a pair. Empty
+// pairs ("a=1&&b=2") are skipped.
+func formToken(body []byte) ([]byte, bool) {
+	var (
+		token  []byte
+		found  bool
+		inline [maxSeenParams][]byte
+		nSeen  int
+		seen   map[string]struct{}
+	)
+	for len(body) > 0 {
+		var pair []byte
+		pair, body, _ = bytes.Cut(body, []byte("&"))
+		if len(pair) == 0 {
+			continue
+		}
+		if bytes.IndexByte(pair, ';') >= 0 {
+			return nil, false
+		}
+		key, value, _ := bytes.Cut(pair, []byte("="))
+		key, ok := unescapeForm(key)
+		if !ok {
+			return nil, false
+		}
+		if value, ok = unescapeForm(value); !ok {
+			return nil, false
+		}
+		switch {
+		case seen != nil:
+			if _, dup := seen[string(key)]; dup {
+				return nil, false
+			}
+			seen[string(key)] = struct{}{}
+		default:
+			for _, k := range inline[:nSeen] {
+				if bytes.Equal(k, key) {
+					return nil, false
+				}
+			}
+			if nSeen < len(inline) {
+				inline[nSeen] = key
+				nSeen++
+				break
+			}
+			seen = make(map[string]struct{}, 2*len(inline))
+			for _, k := range inline {
+				seen[string(k)] = struct{}{}
+			}
+			seen[string(key)] = struct{}{}
+		}
+		if string(key) == "token" {
+			token, found = value, true
+		}
+	}
+	return token, found && len(token) > 0
+}
+
+// unescapeForm decodes one application/x-www-form-urlencoded component in
+// place, exactly as url.QueryUnescape does ("+" is a space, "%XX" a byte),
+// and reports false on a malformed percent-escape.
+func unescapeForm(s []byte) ([]byte, bool) {
+	i := bytes.IndexAny(s, "%+")
+	if i < 0 {
+		return s, true
+	}
+	j := i
+	for i < len(s) {
+		switch c := s[i]; c {
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return nil, false
+			}
+			s[j] = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 3
+		case '+':
+			s[j] = ' '
+			i++
+		default:
+			s[j] = c
+			i++
+		}
+		j++
+	}
+	return s[:j], true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
 }
 
 // appendActive writes the RFC 7662 answer for an active token, in the
 // contract's field order, as encoding/json would.
 func appendActive(b []byte, c *Claims) []byte {
-	b = append(b, `{"active":true,"scope":`...)
-	b = appendJSONString(b, c.Scope())
-	b = append(b, `,"resource":`...)
+	b = append(b, `{"active":true,"scope":"`...)
+	// No character straddles the ASCII ':', so quoting both halves quotes
+	// c.Scope() without building it.
+	b = appendJSONChars(b, c.Resource)
+	b = append(b, ':')
+	b = appendJSONChars(b, c.Level)
+	b = append(b, `","resource":`...)
 	b = appendJSONString(b, c.Resource)
 	b = append(b, `,"level":`...)
 	b = appendJSONString(b, c.Level)
@@ -171,8 +391,15 @@ func appendActive(b []byte, c *Claims) []byte {
 // quotes, backslashes, <, > and & escaped, invalid UTF-8 replaced, and
 // U+2028/U+2029 escaped.
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	b = appendJSONChars(b, s)
+	return append(b, '"')
+}
+
+// appendJSONChars appends s escaped as appendJSONString does, without the
+// quotes around it.
+func appendJSONChars(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -218,23 +445,90 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
-// authenticate checks a bearer key against every client in constant time
-// (all clients are compared whatever matches) and returns the client's name.
-func (h *Introspector) authenticate(header string) (string, bool) {
-	const scheme = "bearer "
-	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
-		return "", false
+// authScheme is the Authorization scheme a request used.
+type authScheme uint8
+
+const (
+	schemeNone   authScheme = iota // no header, several, or another scheme
+	schemeBearer                   // "Bearer <key>"
+	schemeBasic                    // "Basic base64(<name>:<key>)"
+)
+
+// bearerOnStack is the longest bearer key hashed from a copy on the stack;
+// []byte(key) would copy anything over 32 bytes to the heap.
+const bearerOnStack = 256
+
+// basicOnStack is the longest HTTP Basic credentials (base64) decoded in a
+// buffer on the stack; longer ones are decoded on the heap.
+const basicOnStack = 384
+
+// authenticate checks the Authorization header values and returns the client
+// they identify, or nil, with the scheme they used. Every client is compared
+// in constant time, whatever matches.
+func (h *Introspector) authenticate(values []string) (*client, authScheme) {
+	if len(values) != 1 {
+		return nil, schemeNone
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(header[len(scheme):])))
-	name, found := "", 0
-	for _, c := range h.clients {
-		if subtle.ConstantTimeCompare(sum[:], c.KeySHA256[:]) == 1 {
-			name, found = c.Name, 1
+	scheme, credentials, _ := strings.Cut(values[0], " ")
+	credentials = strings.TrimSpace(credentials)
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		if credentials == "" {
+			return nil, schemeBearer
+		}
+		var keySum Hash
+		if len(credentials) <= bearerOnStack {
+			var buf [bearerOnStack]byte
+			keySum = sha256.Sum256(buf[:copy(buf[:], credentials)])
+		} else {
+			keySum = sha256.Sum256([]byte(credentials))
+		}
+		var found *client
+		for i := range h.clients {
+			if subtle.ConstantTimeCompare(keySum[:], h.clients[i].keySum[:]) == 1 {
+				found = &h.clients[i]
+			}
+		}
+		return found, schemeBearer
+	case strings.EqualFold(scheme, "Basic"):
+		return h.authenticateBasic(credentials), schemeBasic
+	default:
+		return nil, schemeNone
+	}
+}
+
+// authenticateBasic checks HTTP Basic credentials: base64 of "<name>:<key>",
+// each form-urlencoded (RFC 6749 §2.3.1). Both must match the same client.
+func (h *Introspector) authenticateBasic(credentials string) *client {
+	var stack [basicOnStack]byte
+	decoded := stack[:]
+	if len(credentials) > len(stack) {
+		decoded = make([]byte, base64.StdEncoding.DecodedLen(len(credentials)))
+	}
+	n, err := base64.StdEncoding.Decode(decoded, []byte(credentials))
+	if err != nil {
+		return nil
+	}
+	name, key, ok := bytes.Cut(decoded[:n], []byte(":"))
+	if !ok {
+		return nil
+	}
+	if name, ok = unescapeForm(name); !ok {
+		return nil
+	}
+	if key, ok = unescapeForm(key); !ok {
+		return nil
+	}
+	nameSum, keySum := sha256.Sum256(name), sha256.Sum256(key)
+	var found *client
+	for i := range h.clients {
+		c := &h.clients[i]
+		if subtle.ConstantTimeCompare(nameSum[:], c.nameSum[:])&subtle.ConstantTimeCompare(keySum[:], c.keySum[:]) == 1 {
+			found = c
 		}
 	}
-	return name, found == 1
+	return found
 }

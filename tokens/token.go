@@ -7,6 +7,13 @@
 // look-alikes without asking the server. Only the SHA-256 of a token is ever
 // stored; the token text itself lives in the requester's direct message alone.
 //
+// [Introspector] is the RFC 7662 endpoint production services call. Clients
+// authenticate with "Authorization: Bearer <key>" or with HTTP Basic
+// (<name>:<key>, each form-urlencoded first, as RFC 6749 §2.3.1 says); a
+// missing or bad key answers 401 with a WWW-Authenticate challenge for the
+// scheme used. A body that is not application/x-www-form-urlencoded, repeats
+// a parameter, or lacks a token answers 400 {"error":"invalid_request"}.
+//
 // The package depends on the standard library only.
 package tokens
 
@@ -60,7 +67,15 @@ func ParseHash(s string) (Hash, error) {
 }
 
 // HashOf returns the SHA-256 of a token's text.
-func HashOf(token string) Hash { return sha256.Sum256([]byte(token)) }
+func HashOf(token string) Hash {
+	// A copy on the stack is cheaper than the heap copy []byte(token) makes
+	// of anything longer than 32 bytes.
+	var buf [maxLen]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], token)])
+	}
+	return sha256.Sum256([]byte(token))
+}
 
 // Equal compares two hashes in constant time.
 func (h Hash) Equal(o Hash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
@@ -109,13 +124,19 @@ func randomBase62(r io.Reader, dst []byte) error {
 // Checksum returns the CRC32 (IEEE) of random written in base62, most
 // significant digit first, left-padded with '0' to ChecksumLen characters.
 func Checksum(random []byte) string {
-	sum := crc32.ChecksumIEEE(random)
+	out := checksumDigits(crc32.ChecksumIEEE(random))
+	return string(out[:])
+}
+
+// checksumDigits writes a CRC32 as Checksum does, into an array, so that
+// Valid need not allocate.
+func checksumDigits(sum uint32) [ChecksumLen]byte {
 	var out [ChecksumLen]byte
 	for i := ChecksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[sum%62]
 		sum /= 62
 	}
-	return string(out[:])
+	return out
 }
 
 // Valid reports whether s is a well-formed token: the prefix, at least
@@ -135,7 +156,20 @@ func Valid(s string) bool {
 		}
 	}
 	random, sum := body[:len(body)-ChecksumLen], body[len(body)-ChecksumLen:]
-	return subtle.ConstantTimeCompare([]byte(Checksum([]byte(random))), []byte(sum)) == 1
+	want := checksumDigits(crc32String(random))
+	return subtle.ConstantTimeCompare(want[:], []byte(sum)) == 1
+}
+
+var ieeeTable = crc32.MakeTable(crc32.IEEE)
+
+// crc32String is crc32.ChecksumIEEE of s, without copying s to the heap as
+// []byte(s) would (crc32 lets its argument escape).
+func crc32String(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = ieeeTable[byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
 }
 
 func isBase62(c byte) bool {

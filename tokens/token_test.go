@@ -165,3 +165,15 @@ func BenchmarkValidAndHash(b *testing.B) {
 		_ = HashOf(tok)
 	}
 }
+
+// FuzzCRC32String: the string CRC that Valid uses is crc32.ChecksumIEEE.
+func FuzzCRC32String(f *testing.F) {
+	for _, s := range []string{"", "a", "0123456789ABCDEFGHIJKLMNOPQRSTUV", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := crc32String(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("crc32String(%q) = %08x, want %08x", s, got, want)
+		}
+	})
+}
