@@ -20,21 +20,27 @@ type obj = map[string]any
 
 func apiError(code string) obj { return obj{"ok": false, "error": code} }
 
-// callHandler handles one recorded request and returns the HTTP status and
-// JSON response. It takes Server.mu itself as needed.
-type callHandler func(r *http.Request, params url.Values) (int, obj)
+// result is a handled request's HTTP status and JSON response.
+type result struct {
+	status int
+	body   obj
+}
+
+// callHandler handles one recorded request. It takes Server.mu itself as
+// needed.
+type callHandler func(r *http.Request, params url.Values) result
 
 // serveAPI serves /api/{method}.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string) {
-	s.serveCall(w, r, method, true, func(r *http.Request, p url.Values) (int, obj) {
-		return http.StatusOK, s.dispatch(r, method, p)
+	s.serveCall(w, r, method, true, func(r *http.Request, p url.Values) result {
+		return result{status: http.StatusOK, body: s.dispatch(r, method, p)}
 	})
 }
 
-// serveCall reads and records a request, applies latency and injected
-// failures, and runs h. The call is recorded after h has changed state and
-// before the response is written, so a client that got the response always
-// finds its call recorded.
+// serveCall reads and records a request, applies latency, injected failures
+// and rate limits, and runs h. The call is recorded after h has changed
+// state and before the response is written, so a client that got the
+// response always finds its call recorded.
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, method string, learn bool, h callHandler) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
 	call := Call{Method: method, Body: string(body), At: s.now()}
@@ -82,14 +88,21 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, method string
 		writeFailure(w, f)
 		return
 	}
+	if wait := s.rateLimitedLocked(method, call.Params); wait > 0 {
+		call.Status = http.StatusTooManyRequests
+		s.recordLocked(call)
+		s.mu.Unlock()
+		writeFailure(w, failure{status: http.StatusTooManyRequests, retryAfter: wait})
+		return
+	}
 	s.mu.Unlock()
 
-	status, resp := h(r, call.Params)
-	call.Status = status
+	res := h(r, call.Params)
+	call.Status = res.status
 	s.mu.Lock()
 	s.recordLocked(call)
 	s.mu.Unlock()
-	writeJSON(w, status, resp)
+	writeJSON(w, res.status, res.body)
 }
 
 // dispatch runs a Web API method.
@@ -119,6 +132,12 @@ func (s *Server) dispatch(r *http.Request, method string, p url.Values) obj {
 		run = s.usersInfo
 	case "views.open":
 		run = s.viewsOpen
+	case "views.push":
+		run = s.viewsPush
+	case "views.update":
+		run = s.viewsUpdate
+	case "views.publish":
+		run = s.viewsPublish
 	default:
 		return apiError("unknown_method")
 	}
@@ -184,14 +203,57 @@ func (s *Server) chatPostMessage(_ *http.Request, p url.Values) obj {
 	if text == "" && blocks == nil && p.Get("attachments") == "" {
 		return apiError("no_text")
 	}
+	metadata, ok := parseMetadata(p.Get("metadata"))
+	if !ok {
+		return apiError("invalid_metadata_format")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, code := s.conversationLocked(p.Get("channel"), true)
 	if code != "" {
 		return apiError(code)
 	}
-	m := s.appendMessageLocked(c, s.opts.BotUserID, text, blocks, p.Get("thread_ts"))
+	threadTS, code := c.threadParent(p.Get("thread_ts"))
+	if code != "" {
+		return apiError(code)
+	}
+	broadcast := threadTS != "" && isTrue(p.Get("reply_broadcast"))
+	m := s.appendMessageLocked(c, s.opts.BotUserID, text, blocks, threadTS, metadata, broadcast)
 	return obj{"ok": true, "channel": m.Channel, "ts": m.TS, "message": s.messageJSON(m)}
+}
+
+// isTrue reports whether a boolean parameter is set.
+func isTrue(v string) bool { return v == "true" || v == "1" }
+
+// parseMetadata validates a metadata parameter (Slack message metadata):
+// empty, or a JSON object whose event_type, if present, is a non-empty
+// string and whose event_payload, if present, is an object.
+func parseMetadata(v string) (json.RawMessage, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "null" {
+		return nil, true
+	}
+	var md map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &md); err != nil || md == nil {
+		return nil, false
+	}
+	if et, ok := md["event_type"]; ok {
+		var str string
+		if json.Unmarshal(et, &str) != nil || str == "" {
+			return nil, false
+		}
+	}
+	if ep, ok := md["event_payload"]; ok && string(ep) != "null" {
+		var payload map[string]json.RawMessage
+		if json.Unmarshal(ep, &payload) != nil {
+			return nil, false
+		}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(v)); err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), true
 }
 
 func (s *Server) chatUpdate(_ *http.Request, p url.Values) obj {
@@ -201,6 +263,10 @@ func (s *Server) chatUpdate(_ *http.Request, p url.Values) obj {
 		if blocks, ok = parseBlocks(p.Get("blocks")); !ok {
 			return apiError("invalid_blocks")
 		}
+	}
+	metadata, ok := parseMetadata(p.Get("metadata"))
+	if !ok {
+		return apiError("invalid_metadata_format")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -212,7 +278,7 @@ func (s *Server) chatUpdate(_ *http.Request, p url.Values) obj {
 	if m == nil {
 		return apiError("message_not_found")
 	}
-	m.update(p.Get("text"), p.Has("text"), blocks, p.Has("blocks"), s.now())
+	m.update(p.Get("text"), p.Has("text"), blocks, p.Has("blocks"), metadata, p.Has("metadata"), s.now())
 	s.publishLocked(EventUpdate, m)
 	return obj{"ok": true, "channel": m.Channel, "ts": m.TS, "text": m.Text, "message": s.messageJSON(m)}
 }
@@ -349,29 +415,6 @@ func (s *Server) userJSON(id string) (obj, bool) {
 	}, true
 }
 
-func (s *Server) viewsOpen(_ *http.Request, p url.Values) obj {
-	if p.Get("trigger_id") == "" {
-		return apiError("invalid_trigger_id")
-	}
-	var view map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(p.Get("view")), &view); err != nil || view == nil {
-		return apiError("invalid_arguments")
-	}
-	s.mu.Lock()
-	s.seq++
-	id := fmt.Sprintf("V%08d", s.seq)
-	s.mu.Unlock()
-	out := make(obj, len(view)+4)
-	for k, v := range view {
-		out[k] = v
-	}
-	out["id"] = id
-	out["team_id"] = s.opts.TeamID
-	out["app_id"] = s.opts.AppID
-	out["bot_id"] = s.opts.BotUserID
-	return obj{"ok": true, "view": out}
-}
-
 func (s *Server) appsConnectionsOpen(r *http.Request, _ url.Values) obj {
 	s.mu.Lock()
 	base := s.publicURL
@@ -395,6 +438,12 @@ func (s *Server) messageJSON(m *Message) obj {
 	}
 	if m.ThreadTS != "" {
 		o["thread_ts"] = m.ThreadTS
+		if m.Broadcast {
+			o["subtype"] = "thread_broadcast"
+		}
+	}
+	if m.Metadata != nil {
+		o["metadata"] = cloneRaw(m.Metadata)
 	}
 	if m.Updates > 0 {
 		at := m.UpdatedAt.UnixMicro()

@@ -26,6 +26,9 @@ type blockJSON struct {
 	Fields    []json.RawMessage `json:"fields"`
 	Accessory *elementJSON      `json:"accessory"`
 	Elements  []json.RawMessage `json:"elements"`
+	// Label and Hint are the texts of input blocks.
+	Label json.RawMessage `json:"label"`
+	Hint  json.RawMessage `json:"hint"`
 }
 
 // elementJSON is the subset of a block element or composition object that is
@@ -112,13 +115,38 @@ func (el elementJSON) button(blockID string) Button {
 // and rich text, button labels), one per line, for assertions.
 func PlainText(m Message) string {
 	var parts []string
+	if m.Text != "" {
+		parts = append(parts, m.Text)
+	}
+	return strings.Join(appendBlocksText(parts, m.Blocks, false), "\n")
+}
+
+// ViewButtons returns the buttons of a view's blocks, like [Buttons] does for
+// a message. Click them with [Server.ClickInView].
+func ViewButtons(v View) []Button {
+	return Buttons(Message{Blocks: v.Blocks})
+}
+
+// ViewText returns the view's title followed by every text in its blocks, as
+// [PlainText] finds them, plus the labels and hints of input blocks, one per
+// line, for assertions.
+func ViewText(v View) string {
+	var parts []string
+	if v.Title != "" {
+		parts = append(parts, v.Title)
+	}
+	return strings.Join(appendBlocksText(parts, v.Blocks, true), "\n")
+}
+
+// appendBlocksText appends the non-empty texts of blocks to parts; inputs
+// adds the labels and hints of input blocks.
+func appendBlocksText(parts []string, blocks json.RawMessage, inputs bool) []string {
 	add := func(s string) {
 		if s != "" {
 			parts = append(parts, s)
 		}
 	}
-	add(m.Text)
-	for _, b := range decodeBlocks(m.Blocks) {
+	for _, b := range decodeBlocks(blocks) {
 		switch b.Type {
 		case "header", "section", "markdown":
 			add(textOf(b.Text))
@@ -143,9 +171,14 @@ func PlainText(m Message) string {
 			for _, raw := range b.Elements {
 				add(richText(raw))
 			}
+		case "input":
+			if inputs {
+				add(textOf(b.Label))
+				add(textOf(b.Hint))
+			}
 		}
 	}
-	return strings.Join(parts, "\n")
+	return parts
 }
 
 // richText returns the text of a rich text element: leaf texts of a section

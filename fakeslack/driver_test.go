@@ -35,6 +35,19 @@ type testApp struct {
 	// empty 200.
 	onCommand func(slack.SlashCommand) any
 	onClick   func(slack.InteractionCallback)
+	// onInteraction, when set, runs after onClick and produces the JSON
+	// body answering an interaction; nil means an empty 200.
+	onInteraction func(slack.InteractionCallback) any
+
+	// raw holds every request received, before signature checks.
+	raw []rawRequest
+}
+
+// rawRequest is a request as the app received it.
+type rawRequest struct {
+	path   string
+	header http.Header
+	body   []byte
 }
 
 func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +56,9 @@ func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	a.mu.Lock()
+	a.raw = append(a.raw, rawRequest{path: r.URL.Path, header: r.Header.Clone(), body: body})
+	a.mu.Unlock()
 	sv, err := slack.NewSecretsVerifier(r.Header, secret)
 	if err != nil {
 		http.Error(w, "verifier: "+err.Error(), http.StatusUnauthorized)
@@ -85,6 +101,12 @@ func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.onClick != nil {
 			a.onClick(cb)
 		}
+		if a.onInteraction != nil {
+			if answer := a.onInteraction(cb); answer != nil {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(answer)
+			}
+		}
 	case fakeslack.AppEventsPath:
 		var v struct {
 			Type      string `json:"type"`
@@ -119,6 +141,12 @@ func (a *testApp) gotInteractions() []slack.InteractionCallback {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.interactions)
+}
+
+func (a *testApp) gotRaw() []rawRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.raw)
 }
 
 func (a *testApp) gotEvents() []json.RawMessage {

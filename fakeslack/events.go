@@ -4,7 +4,9 @@ import "sync"
 
 // Event kinds delivered by [Server.Subscribe].
 const (
-	// EventMessage: a message was posted to a conversation.
+	// EventMessage: a message was posted to a conversation. Thread replies
+	// (Message.ThreadTS set) are delivered too, though [Server.Messages]
+	// lists only top-level messages; reload them with [Server.Thread].
 	EventMessage = "message"
 	// EventUpdate: a message (possibly ephemeral) was updated; Message is the
 	// new state.
@@ -60,7 +62,8 @@ func (sub *subscriber) deliver(ev Event) {
 // the subscriber should reload the full state. Because a reload may already
 // include changes whose events are still queued, apply events as
 // idempotent upserts keyed by Channel and TS (compare Updates for ordering).
-// The channel is also closed by [Server.Close].
+// The channel is also closed by [Server.Close]. Views (modals, Home tabs)
+// are not delivered; [Server.WaitUntil] wakes on their changes.
 func (s *Server) Subscribe() (<-chan Event, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

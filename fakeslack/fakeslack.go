@@ -27,6 +27,16 @@ const (
 	DefaultChannelName       = "general"
 	DefaultCommand           = "/access"
 	DefaultPingInterval      = 5 * time.Second
+	// DefaultTriggerTTL is how long a trigger_id handed out by the driver
+	// can be exchanged (views.open, views.push). Slack allows 3 seconds;
+	// the stand-in is lenient for slow test machines.
+	DefaultTriggerTTL = 30 * time.Second
+	// DefaultResponseURLMaxUses is how many times a response_url can be
+	// used, as in Slack.
+	DefaultResponseURLMaxUses = 5
+	// DefaultResponseURLTTL is how long a response_url can be used, as in
+	// Slack.
+	DefaultResponseURLTTL = 30 * time.Minute
 )
 
 // Paths on the app (relative to the URL given to [Server.SetAppURL]) that the
@@ -63,6 +73,25 @@ var (
 	ErrNoPublicURL = errors.New("fakeslack: public URL unknown")
 	// ErrClosed is returned by driver methods after [Server.Close].
 	ErrClosed = errors.New("fakeslack: server closed")
+	// ErrNoSuchView is returned by the view drivers ([Server.SubmitView],
+	// [Server.SelectInView], [Server.ClickInView], [Server.CloseView]) when
+	// the view is unknown, closed, not the user's, or (for modals) not the
+	// top of the user's modal stack, so the user cannot see it.
+	ErrNoSuchView = errors.New("fakeslack: no such view")
+	// ErrNoSuchElement is returned when a view has no stateful element
+	// (input, select, date picker, …) with the given block_id and
+	// action_id.
+	ErrNoSuchElement = errors.New("fakeslack: no such element in view")
+	// ErrNoSuchOption is returned when a value is not one of the options of
+	// a select, radio buttons or checkboxes element that lists its options.
+	ErrNoSuchOption = errors.New("fakeslack: no such option")
+	// ErrMissingInput is returned by [Server.SubmitView] when a required
+	// input block has no value: Slack's client refuses to submit such a
+	// form, so nothing is sent to the app.
+	ErrMissingInput = errors.New("fakeslack: required input missing")
+	// ErrNothingToReplay is returned by [Server.Replay] for a zero
+	// [SignedRequest].
+	ErrNothingToReplay = errors.New("fakeslack: nothing to replay")
 )
 
 // Options configures a [Server]. The zero value is usable.
@@ -122,6 +151,22 @@ type Options struct {
 	PingInterval time.Duration
 	// HTTPClient sends requests to the app. Default: a new http.Client.
 	HTTPClient *http.Client
+
+	// StrictTriggers makes views.open and views.push reject trigger IDs the
+	// server never handed out with invalid_trigger_id. Trigger IDs it did
+	// hand out are always checked: a second use gets exchanged_trigger_id
+	// and a use after TriggerTTL gets expired_trigger_id.
+	StrictTriggers bool
+	// TriggerTTL is how long a trigger_id stays usable, by Now.
+	// Default DefaultTriggerTTL.
+	TriggerTTL time.Duration
+	// ResponseURLMaxUses is how many successful posts a response_url
+	// accepts. Default DefaultResponseURLMaxUses; negative means unlimited.
+	ResponseURLMaxUses int
+	// ResponseURLTTL is how long after it was handed out a response_url
+	// can be used, by Now. Default DefaultResponseURLTTL; negative means
+	// forever.
+	ResponseURLTTL time.Duration
 }
 
 // User is a workspace member.
@@ -220,10 +265,19 @@ type Server struct {
 	seq         uint64
 	subs        map[int]*subscriber
 	nextSubID   int
-	responses   map[string]responseTarget
+	responses   map[string]*responseTarget
 	sockets     []*socketConn
 	pending     map[string]*pendingEnvelope
 	closed      bool
+
+	views        map[string]*view    // by view ID, open or closed
+	modalStacks  map[string][]string // user ID → open modal view IDs, root first
+	homes        map[string]string   // user ID → Home tab view ID
+	externalIDs  map[string]string   // external_id → view ID of open views
+	triggers     map[string]*trigger // trigger IDs handed out
+	triggerOrder []string            // trigger IDs in issue order, for pruning
+	lastSigned   *SignedRequest
+	limits       rateLimits
 }
 
 type conversation struct {
@@ -264,6 +318,15 @@ func New(opts Options) *Server {
 	}
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.TriggerTTL <= 0 {
+		opts.TriggerTTL = DefaultTriggerTTL
+	}
+	if opts.ResponseURLMaxUses == 0 {
+		opts.ResponseURLMaxUses = DefaultResponseURLMaxUses
+	}
+	if opts.ResponseURLTTL == 0 {
+		opts.ResponseURLTTL = DefaultResponseURLTTL
 	}
 	client := opts.HTTPClient
 	if client == nil {
@@ -312,8 +375,16 @@ func (s *Server) resetStateLocked() {
 	s.convs = make(map[string]*conversation)
 	s.convOrder = nil
 	s.ephemerals = nil
-	s.responses = make(map[string]responseTarget)
+	s.responses = make(map[string]*responseTarget)
 	s.latency = 0
+	s.views = make(map[string]*view)
+	s.modalStacks = make(map[string][]string)
+	s.homes = make(map[string]string)
+	s.externalIDs = make(map[string]string)
+	s.triggers = make(map[string]*trigger)
+	s.triggerOrder = nil
+	s.lastSigned = nil
+	s.limits = rateLimits{}
 	for _, c := range s.opts.Channels {
 		if _, ok := s.convs[c.ID]; ok {
 			continue
@@ -373,9 +444,11 @@ func (s *Server) SetPublicURL(base string) {
 }
 
 // Reset clears messages, ephemeral messages, conversations created on the
-// fly, recorded calls and acks, pending failures, latency and issued response
-// URLs. Configuration (tokens, app URL, transport), Socket Mode connections
-// and subscriptions are kept; subscribers receive an [EventResync].
+// fly, recorded calls and acks, pending failures, latency, rate limits,
+// views (modals and Home tabs), the last signed request, and issued response
+// URLs and trigger IDs. Configuration (tokens, app URL, transport), Socket
+// Mode connections and subscriptions are kept; subscribers receive an
+// [EventResync].
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

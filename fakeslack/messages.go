@@ -15,8 +15,13 @@ type Message struct {
 	Channel string
 	// TS is the message timestamp, unique across the server.
 	TS string
-	// ThreadTS is the parent's timestamp for a threaded reply.
+	// ThreadTS is the parent's timestamp for a threaded reply (posted with
+	// thread_ts); empty for top-level messages, including thread parents.
+	// Replies are listed by [Server.Thread], not by [Server.Messages].
 	ThreadTS string
+	// Broadcast marks a reply posted with reply_broadcast, which Slack also
+	// shows in the channel; [Server.Messages] lists it.
+	Broadcast bool
 	// User is the bot user ID for messages the bot posted, or the human's
 	// user ID for messages posted with [Server.PostAsUser].
 	User string
@@ -24,6 +29,9 @@ type Message struct {
 	Text string
 	// Blocks is the Block Kit JSON array, nil if the message has none.
 	Blocks json.RawMessage
+	// Metadata is the message metadata ({"event_type":…,"event_payload":…})
+	// posted with chat.postMessage or set by chat.update, nil if none.
+	Metadata json.RawMessage
 	// Ephemeral marks a message visible only to ForUser.
 	Ephemeral bool
 	// ForUser is the user an ephemeral message is shown to.
@@ -40,8 +48,9 @@ type Message struct {
 
 // MessageVersion is an earlier version of an updated message.
 type MessageVersion struct {
-	Text   string
-	Blocks json.RawMessage
+	Text     string
+	Blocks   json.RawMessage
+	Metadata json.RawMessage
 	// At is when this version was posted or last updated.
 	At time.Time
 }
@@ -49,9 +58,11 @@ type MessageVersion struct {
 func (m *Message) clone() Message {
 	c := *m
 	c.Blocks = cloneRaw(m.Blocks)
+	c.Metadata = cloneRaw(m.Metadata)
 	c.History = make([]MessageVersion, len(m.History))
 	for i, v := range m.History {
 		v.Blocks = cloneRaw(v.Blocks)
+		v.Metadata = cloneRaw(v.Metadata)
 		c.History[i] = v
 	}
 	return c
@@ -65,13 +76,16 @@ func cloneRaw(r json.RawMessage) json.RawMessage {
 }
 
 // update replaces the message content, keeping the current version in History.
-func (m *Message) update(text string, setText bool, blocks json.RawMessage, setBlocks bool, at time.Time) {
-	m.History = append(m.History, MessageVersion{Text: m.Text, Blocks: m.Blocks, At: m.UpdatedAt})
+func (m *Message) update(text string, setText bool, blocks json.RawMessage, setBlocks bool, metadata json.RawMessage, setMetadata bool, at time.Time) {
+	m.History = append(m.History, MessageVersion{Text: m.Text, Blocks: m.Blocks, Metadata: m.Metadata, At: m.UpdatedAt})
 	if setText {
 		m.Text = text
 	}
 	if setBlocks {
 		m.Blocks = blocks
+	}
+	if setMetadata {
+		m.Metadata = metadata
 	}
 	m.Updates++
 	m.UpdatedAt = at
@@ -133,6 +147,23 @@ func (s *Server) conversationLocked(ref string, create bool) (*conversation, str
 	return c, ""
 }
 
+// threadParent resolves a thread_ts parameter to the parent's timestamp:
+// empty stays empty, a reply's timestamp means its parent (Slack asks apps to
+// use the parent's), and an unknown timestamp is thread_not_found.
+func (c *conversation) threadParent(ts string) (string, string) {
+	if ts == "" {
+		return "", ""
+	}
+	_, m := c.find(ts)
+	if m == nil {
+		return "", "thread_not_found"
+	}
+	if m.ThreadTS != "" {
+		return m.ThreadTS, ""
+	}
+	return m.TS, ""
+}
+
 func (c *conversation) find(ts string) (int, *Message) {
 	for i, m := range c.msgs {
 		if m.TS == ts {
@@ -151,9 +182,11 @@ func (s *Server) findEphemeralLocked(channel, ts string) (int, *Message) {
 	return -1, nil
 }
 
-// Messages returns the current messages of a conversation in post order
-// (ephemeral messages excluded). channel may be a conversation ID, a user ID
-// (meaning the DM with that user) or a configured channel's name.
+// Messages returns the current top-level messages of a conversation in post
+// order, as Slack's channel history shows them: thread replies are left out
+// (see [Server.Thread]) unless posted with reply_broadcast, and so are
+// ephemeral messages. channel may be a conversation ID, a user ID (meaning
+// the DM with that user) or a configured channel's name.
 func (s *Server) Messages(channel string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,14 +194,36 @@ func (s *Server) Messages(channel string) []Message {
 	if !ok {
 		return nil
 	}
-	out := make([]Message, len(c.msgs))
-	for i, m := range c.msgs {
-		out[i] = m.clone()
+	out := make([]Message, 0, len(c.msgs))
+	for _, m := range c.msgs {
+		if m.ThreadTS == "" || m.Broadcast {
+			out = append(out, m.clone())
+		}
 	}
 	return out
 }
 
-// DM returns the messages in the direct message conversation with userID.
+// Thread returns the replies in the thread of the message with timestamp ts
+// in channel, in post order, without the parent (fetch it with
+// [Server.Message]). Replies stay listed after their parent is deleted.
+func (s *Server) Thread(channel, ts string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.convs[s.canonicalLocked(channel)]
+	if !ok || ts == "" {
+		return nil
+	}
+	var out []Message
+	for _, m := range c.msgs {
+		if m.ThreadTS == ts {
+			out = append(out, m.clone())
+		}
+	}
+	return out
+}
+
+// DM returns the top-level messages in the direct message conversation with
+// userID, like [Server.Messages].
 func (s *Server) DM(userID string) []Message {
 	return s.Messages("D" + strings.TrimPrefix(userID, "D"))
 }
@@ -227,20 +282,22 @@ func (s *Server) PostAsUser(channel, userID, text string) (Message, error) {
 	if errCode != "" {
 		return Message{}, fmt.Errorf("fakeslack: post to %q: %s", channel, errCode)
 	}
-	m := s.appendMessageLocked(c, userID, text, nil, "")
+	m := s.appendMessageLocked(c, userID, text, nil, "", nil, false)
 	return m.clone(), nil
 }
 
 // appendMessageLocked stores a new message in c and publishes it.
-func (s *Server) appendMessageLocked(c *conversation, user, text string, blocks json.RawMessage, threadTS string) *Message {
+func (s *Server) appendMessageLocked(c *conversation, user, text string, blocks json.RawMessage, threadTS string, metadata json.RawMessage, broadcast bool) *Message {
 	now := s.now()
 	m := &Message{
 		Channel:   c.ch.ID,
 		TS:        s.nextTSLocked(),
 		ThreadTS:  threadTS,
+		Broadcast: broadcast,
 		User:      user,
 		Text:      text,
 		Blocks:    blocks,
+		Metadata:  metadata,
 		PostedAt:  now,
 		UpdatedAt: now,
 	}

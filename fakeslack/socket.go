@@ -183,6 +183,12 @@ func (s *Server) readySocketLocked() *socketConn {
 // deliver sends a Socket Mode envelope to the newest connection and waits
 // for its ack.
 func (s *Server) deliver(ctx context.Context, typ string, payload any) (Reply, error) {
+	return s.deliverRetry(ctx, typ, payload, 0, "")
+}
+
+// deliverRetry is deliver with the envelope's retry_attempt and
+// retry_reason set.
+func (s *Server) deliverRetry(ctx context.Context, typ string, payload any, retryAttempt int, retryReason string) (Reply, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -209,8 +215,8 @@ func (s *Server) deliver(ctx context.Context, typ string, payload any) (Reply, e
 		"payload":     payload,
 		// Slack does not accept a response payload in events_api acks.
 		"accepts_response_payload": typ != "events_api",
-		"retry_attempt":            0,
-		"retry_reason":             "",
+		"retry_attempt":            retryAttempt,
+		"retry_reason":             retryReason,
 	}
 	if err := sc.writeJSON(env); err != nil {
 		return Reply{}, fmt.Errorf("sending %s envelope: %w", typ, err)
