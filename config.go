@@ -20,6 +20,7 @@ type config struct {
 	DB            string // GATEPASS_DB
 	Addr          string // GATEPASS_ADDR
 	LogLevel      slog.Level
+	LogJSON       bool // GATEPASS_LOG_FORMAT=json
 }
 
 // loadConfig reads the environment. Every problem is reported, each naming
@@ -69,6 +70,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.LogLevel = slog.LevelError
 	default:
 		errs = append(errs, fmt.Errorf("GATEPASS_LOG_LEVEL %q is not one of debug, info, warn, error", getenv("GATEPASS_LOG_LEVEL")))
+	}
+	switch strings.ToLower(get("GATEPASS_LOG_FORMAT", "text")) {
+	case "text":
+	case "json":
+		c.LogJSON = true
+	default:
+		errs = append(errs, fmt.Errorf("GATEPASS_LOG_FORMAT %q is not text or json", getenv("GATEPASS_LOG_FORMAT")))
 	}
 	return c, errors.Join(errs...)
 }

@@ -151,7 +151,7 @@ func TestCrashAndRestartLoseNothing(t *testing.T) {
 	want := []string{
 		workflow.ActionRequested + " by " + alice, workflow.ActionApproved + " by " + bob,
 		workflow.ActionApproved + " by " + carol, workflow.ActionIssued + " by " + workflow.System,
-		workflow.ActionTokenSent + " by " + workflow.System,
+		workflow.ActionTokenMinted + " by " + workflow.System, workflow.ActionTokenSent + " by " + workflow.System,
 	}
 	if strings.Join(actions, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("audit trail:\n got %v\nwant %v", actions, want)

@@ -200,7 +200,10 @@ func TestPendingRequestTimesOut(t *testing.T) {
 		}
 		return false
 	})
-	r, err := h.slack.Click(h.ctx(), bob, fakeslack.Message{Channel: approvals, Blocks: json.RawMessage(`[{"type":"actions","elements":[{"type":"button","action_id":"approve","value":"` + id + `","text":{"type":"plain_text","text":"Approve"}}]}]`)}, "approve")
+	// A click that was on its way (the message still had its buttons when
+	// bob clicked) arrives after the timeout.
+	stale, _ := h.message(approvals, id)
+	r, err := h.slack.Click(h.ctx(), bob, fakeslack.Message{Channel: approvals, TS: stale.TS, Blocks: json.RawMessage(`[{"type":"actions","elements":[{"type":"button","action_id":"approve","value":"` + id + `","text":{"type":"plain_text","text":"Approve"}}]}]`)}, "approve")
 	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("late click: %v %d", err, r.Status)
 	}

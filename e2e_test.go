@@ -271,6 +271,10 @@ func TestHelpAndNonsenseGetUsageAndStoreNothing(t *testing.T) {
 		}
 		mustContain(t, "reply to "+text, r.Text, "/access", "break-glass", "revoke", "list")
 	}
+	// /access alone also opens the request form.
+	if n := len(h.slack.CallsTo("views.open")); n != 1 {
+		t.Errorf("views.open called %d times for /access with no text, want once", n)
+	}
 	if list := h.command(alice, "list"); !strings.Contains(list.Text, "no pending requests") {
 		t.Errorf("usage replies stored something: %s", list.Text)
 	}
@@ -289,7 +293,8 @@ func TestBreakGlass(t *testing.T) {
 	if !active(got) || got["break_glass"] != true || got["scope"] != "prod-db:write" {
 		t.Fatalf("introspect = %v", got)
 	}
-	// Alerts in both channels, each with a Review button.
+	// Alerts in both channels, each mentioning the approvers, with Mark
+	// Reviewed and Revoke buttons.
 	for _, ch := range []string{approvals, announce} {
 		var m fakeslack.Message
 		h.waitFor("the alert in "+ch, func() bool {
@@ -297,9 +302,9 @@ func TestBreakGlass(t *testing.T) {
 			m, ok = h.message(ch, id)
 			return ok
 		})
-		mustContain(t, "alert", fakeslack.PlainText(m), "BREAK-GLASS", "<@"+alice+">", "INC-911", "primary is down")
+		mustContain(t, "alert", fakeslack.PlainText(m), "BREAK-GLASS", "<@"+alice+">", "INC-911", "primary is down", "<@"+bob+">", "<!subteam^S0ONCALL>")
 		bs := fakeslack.Buttons(m)
-		if len(bs) != 1 || !strings.Contains(bs[0].Text, "Review") {
+		if len(bs) != 2 || !strings.Contains(bs[0].Text, "Review") || bs[1].Text != "Revoke" {
 			t.Fatalf("alert buttons = %+v", bs)
 		}
 	}
@@ -310,7 +315,8 @@ func TestBreakGlass(t *testing.T) {
 	for _, ch := range []string{approvals, announce} {
 		h.waitFor("the reviewed alert in "+ch, func() bool {
 			m, _ := h.message(ch, id)
-			return !hasButtons(m) && strings.Contains(fakeslack.PlainText(m), "Reviewed by <@"+bob+">")
+			bs := fakeslack.Buttons(m)
+			return len(bs) == 1 && bs[0].Text == "Revoke" && strings.Contains(fakeslack.PlainText(m), "Reviewed by <@"+bob+">")
 		})
 	}
 }

@@ -238,7 +238,7 @@ func (h *harness) request(user, text string) string {
 	r := h.command(user, text)
 	id := idRE.FindString(r.Text)
 	if id == "" {
-		h.t.Fatalf("/access %s: no request ID in the reply %q", text, r.Text)
+		h.t.Fatalf("/access %s: no request ID in the reply %q\nlogs:\n%s", text, r.Text, h.logs)
 	}
 	return id
 }

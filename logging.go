@@ -9,24 +9,27 @@ import (
 
 // secretRE matches what must never reach a log: gatepass tokens and Slack
 // tokens.
-var secretRE = regexp.MustCompile(`gpass_[0-9A-Za-z]{20,}|xox[a-z]-[0-9A-Za-z-]+|xapp-[0-9A-Za-z-]+`)
+var secretRE = regexp.MustCompile(`gpass_[0-9A-Za-z]{20,}|xox[a-z]-[0-9A-Za-z-]+|xapp-[0-9A-Za-z-]+|(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@`)
 
 // redact replaces secrets in s.
 func redact(s string) string {
-	if !strings.Contains(s, "gpass_") && !strings.Contains(s, "xox") && !strings.Contains(s, "xapp-") {
+	if !strings.Contains(s, "gpass_") && !strings.Contains(s, "xox") && !strings.Contains(s, "xapp-") && !strings.Contains(s, "postgres") {
 		return s
 	}
 	return secretRE.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m, "postgres") {
+			return m[:strings.LastIndex(m[:strings.LastIndex(m, "@")], ":")+1] + "[redacted]@"
+		}
 		i := strings.IndexAny(m, "_-")
 		return m[:i+1] + "[redacted]"
 	})
 }
 
-// newLogger logs text lines to w at the given level, with every string and
-// error value passed through redact, a last line of defence should a secret
-// ever be handed to the logger.
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+// newLogger logs to w at the given level, as text lines or one JSON object
+// per line, with every string and error value passed through redact, a
+// last line of defence should a secret ever be handed to the logger.
+func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
+	opts := &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			v := a.Value.Resolve()
@@ -42,5 +45,9 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			}
 			return a
 		},
-	}))
+	}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

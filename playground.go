@@ -81,7 +81,7 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 		Slack:            slack,
 		IntrospectURL:    appURL + "/v1/introspect",
 		IntrospectionKey: demo.IntrospectionKey,
-		Log:              newLogger(stderr, slog.LevelInfo),
+		Log:              newLogger(stderr, slog.LevelInfo, false),
 	})
 	if err != nil {
 		return err

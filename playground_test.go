@@ -222,7 +222,7 @@ var (
 
 func TestPlaygroundCommandLine(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"help"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"help"}, func(string) string { return "" }, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "gatepass playground   try gatepass locally") {

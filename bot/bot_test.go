@@ -45,6 +45,8 @@ func (nopNotifier) Notify(context.Context, workflow.Notice) ([]workflow.MessageR
 	return nil, nil
 }
 
+func (nopNotifier) Announce(context.Context, string, []workflow.Notice) error { return nil }
+
 // newTestBot returns a Bot over a real service and store, talking to a
 // fakeslack Web API.
 func newTestBot(t testing.TB) (*Bot, *fakeslack.Server, *workflow.Policy) {
@@ -169,10 +171,123 @@ func granted(r *workflow.Request) {
 	r.Grant = &workflow.Grant{IssuedAt: t0.Add(2 * time.Minute), ExpiresAt: t0.Add(32 * time.Minute)}
 }
 
+// goldenPolicy links tickets, to show them as links in the golden files.
+const goldenPolicy = testPolicy + `
+ticket_url: "https://tracker.example/browse/{ticket}"
+`
+
+func goldenRenderer(t *testing.T) Renderer {
+	t.Helper()
+	p, _, err := workflow.ParsePolicy("policy", []byte(goldenPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Renderer{Policy: p}
+}
+
 // TestRenderGolden pins the Block Kit of every message state; run with
 // -update to rewrite testdata after an intended change.
 func TestRenderGolden(t *testing.T) {
+	rd := goldenRenderer(t)
+	plain := Renderer{}
+	ApprovalMessage := rd.ApprovalMessage
+	AlertMessage := rd.AlertMessage
+	text := func(s string) (string, []slack.Block) { return s, nil }
+	ext := func(state workflow.ExtensionState, approvals ...string) func(*workflow.Request) {
+		return func(r *workflow.Request) {
+			granted(r)
+			r.Extension = &workflow.Extension{Seq: 1, Duration: time.Hour, DurationText: "1h", State: state, RequestedAt: t0.Add(20 * time.Minute), PendingUntil: t0.Add(50 * time.Minute)}
+			for _, a := range approvals {
+				r.Extension.Approvals = append(r.Extension.Approvals, workflow.Approval{Approver: a, At: t0.Add(25 * time.Minute)})
+			}
+			if state == workflow.ExtensionApproved {
+				r.Grant.ExpiresAt = r.Grant.ExpiresAt.Add(time.Hour)
+				r.Extension.DecidedBy = approvals[len(approvals)-1]
+			}
+			if state == workflow.ExtensionDenied {
+				r.Extension.DecidedBy = "U0BOB"
+			}
+		}
+	}
 	cases := map[string]func() (string, []slack.Block){
+		"approval_plain_ticket": func() (string, []slack.Block) { r := sample(nil); return plain.ApprovalMessage(&r) },
+		"approval_cancelled": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				r.State, r.EndedBy, r.EndedAt = workflow.StateWithdrawn, "U0ALICE", t0.Add(time.Minute)
+			})
+			return ApprovalMessage(&r)
+		},
+		"approval_failed": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				granted(r)
+				r.State, r.EndReason = workflow.StateFailed, "the postgres provider could not grant access: connection refused"
+			})
+			return ApprovalMessage(&r)
+		},
+		"extension_pending": func() (string, []slack.Block) {
+			r := sample(ext(workflow.ExtensionPending, "U0BOB"))
+			return rd.ExtensionMessage(&r)
+		},
+		"extension_approved": func() (string, []slack.Block) {
+			r := sample(ext(workflow.ExtensionApproved, "U0BOB", "U0DAVE"))
+			return rd.ExtensionMessage(&r)
+		},
+		"extension_denied": func() (string, []slack.Block) {
+			r := sample(ext(workflow.ExtensionDenied))
+			return rd.ExtensionMessage(&r)
+		},
+		"alert_revoked": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) {
+				r.BreakGlass, r.State, r.EndedBy, r.EndedAt = true, workflow.StateRevoked, "U0BOB", t0.Add(3*time.Minute)
+				r.Grant = &workflow.Grant{IssuedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
+			})
+			return AlertMessage(&r)
+		},
+		"receipt_pending":  func() (string, []slack.Block) { r := sample(nil); return rd.Receipt(&r, "C0APPROVALS") },
+		"receipt_approved": func() (string, []slack.Block) { r := sample(granted); return rd.Receipt(&r, "C0APPROVALS") },
+		"warn": func() (string, []slack.Block) {
+			r := sample(granted)
+			return rd.WarnMessage(&r, t0.Add(27*time.Minute))
+		},
+		"reminder": func() (string, []slack.Block) { r := sample(nil); return text(rd.Reminder(&r, t0.Add(15*time.Minute))) },
+		"review_reminder": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { r.BreakGlass, r.State = true, workflow.StateActive })
+			return text(rd.ReviewReminder(&r))
+		},
+		"token_with_credential": func() (string, []slack.Block) {
+			r := sample(granted)
+			return text(rd.TokenMessage(&r, "gpass_EXAMPLE", workflow.Credential{Label: "Connection URL", Secret: "postgres://gatepass_x:secret@db:5432/app", Hint: "psql 'postgres://gatepass_x:secret@db:5432/app'"}))
+		},
+		"expired_announcement_used": func() (string, []slack.Block) {
+			r := sample(func(r *workflow.Request) { granted(r); r.State = workflow.StateExpired })
+			return text(rd.ExpiredAnnouncement(&r, []workflow.Use{{Client: "payments-api", Count: 9}, {Client: "ledger", Count: 3}}))
+		},
+		"summary": func() (string, []slack.Block) {
+			a := sample(func(r *workflow.Request) { granted(r); r.State = workflow.StateExpired })
+			b := sample(func(r *workflow.Request) {
+				granted(r)
+				r.ID, r.Requester, r.Ticket, r.State, r.EndedBy = "0c1f2e3d-0000-4000-8000-000000000002", "U0CAROL", "INC-9", workflow.StateRevoked, "U0BOB"
+			})
+			c := sample(func(r *workflow.Request) {
+				granted(r)
+				r.ID, r.Requester, r.Ticket, r.State = "0c1f2e3d-0000-4000-8000-000000000003", "U0DAVE", "INC-7", workflow.StateExpired
+			})
+			return text(rd.Summary([]workflow.Notice{
+				{Kind: workflow.NoticeAnnounceExpired, Request: a, Uses: []workflow.Use{{Client: "payments-api", Count: 2}}},
+				{Kind: workflow.NoticeAnnounceRevoked, Request: b},
+				{Kind: workflow.NoticeAnnounceExpired, Request: c},
+			}))
+		},
+		"home": func() (string, []slack.Block) {
+			mine := []workflow.Request{sample(nil), sample(granted)}
+			mine[1].ID = "0c1f2e3d-0000-4000-8000-000000000004"
+			waiting := []workflow.Request{sample(func(r *workflow.Request) { r.Requester = "U0CAROL" }), sample(ext(workflow.ExtensionPending))}
+			reviews := []workflow.Request{sample(func(r *workflow.Request) { r.BreakGlass, r.State = true, workflow.StateActive })}
+			v := rd.HomeView(mine, map[string][]workflow.Use{mine[1].ID: {{Client: "payments-api", Count: 4}}}, waiting, reviews, t0.Add(5*time.Minute))
+			return "", v.Blocks.BlockSet
+		},
+		"form":             func() (string, []slack.Block) { v := rd.RequestForm(""); return v.CallbackID, v.Blocks.BlockSet },
+		"form_prod_db":     func() (string, []slack.Block) { v := rd.RequestForm("prod-db"); return v.CallbackID, v.Blocks.BlockSet },
 		"approval_pending": func() (string, []slack.Block) { r := sample(nil); return ApprovalMessage(&r) },
 		"approval_one_of_two": func() (string, []slack.Block) {
 			r := sample(func(r *workflow.Request) { r.Approvals = []workflow.Approval{{Approver: "U0BOB", At: t0}} })
@@ -244,7 +359,7 @@ func TestRenderGolden(t *testing.T) {
 
 func TestRenderedTextIsInert(t *testing.T) {
 	r := sample(func(r *workflow.Request) { r.Reason = "<!channel> <https://evil.example|docs> <@U0BOSS>" })
-	text, blocks := ApprovalMessage(&r)
+	text, blocks := Renderer{}.ApprovalMessage(&r)
 	js, _ := json.Marshal(blocks)
 	for _, s := range []string{text, string(js)} {
 		for _, bad := range []string{"<!channel>", "<https://evil", "<@U0BOSS>"} {
@@ -258,7 +373,7 @@ func TestRenderedTextIsInert(t *testing.T) {
 			t.Errorf("fallback text lacks %q: %s", s, text)
 		}
 	}
-	_, decided := ApprovalMessage(ptr(sample(granted)))
+	_, decided := Renderer{}.ApprovalMessage(ptr(sample(granted)))
 	for _, b := range decided {
 		if b.BlockType() == slack.MBTAction {
 			t.Error("a decided request still has buttons")

@@ -12,8 +12,8 @@ func TestParseCommand(t *testing.T) {
 		want Command
 		err  string
 	}{
-		{"", Command{Kind: CmdHelp}, ""},
-		{"   ", Command{Kind: CmdHelp}, ""},
+		{"", Command{Kind: CmdForm}, ""},
+		{"   ", Command{Kind: CmdForm}, ""},
 		{"help", Command{Kind: CmdHelp}, ""},
 		{"HELP", Command{Kind: CmdHelp}, ""},
 		{"list", Command{Kind: CmdList}, ""},
@@ -30,6 +30,23 @@ func TestParseCommand(t *testing.T) {
 		{"break-glass prod-db write 1h INC-9 db is down", Command{Kind: CmdBreakGlass, Resource: "prod-db", Level: "write", Duration: time.Hour, DurationText: "1h", Ticket: "INC-9", Reason: "db is down"}, ""},
 		{"break-glass prod-db write 1h INC-9", Command{}, "and a reason"},
 		{"break-glass prod-db write never INC-9 x", Command{}, "not a duration"},
+		{"cancel 5f0c", Command{Kind: CmdCancel, RequestID: "5f0c"}, ""},
+		{"cancel", Command{}, "one request ID"},
+		{"extend 5f0c 30m", Command{Kind: CmdExtend, RequestID: "5f0c", Duration: 30 * time.Minute, DurationText: "30m"}, ""},
+		{"extend 5f0c", Command{}, "a request ID and a duration"},
+		{"extend 5f0c forever", Command{}, `"forever" is not a duration`},
+		{"reviews", Command{Kind: CmdReviews}, ""},
+		{"reviews all", Command{}, "no arguments"},
+		{"history", Command{Kind: CmdHistory, Page: 1}, ""},
+		{"history prod-db", Command{Kind: CmdHistory, Subject: "prod-db", Page: 1}, ""},
+		{"history <@U0ALICE|alice> 3", Command{Kind: CmdHistory, Subject: "U0ALICE", Page: 3}, ""},
+		{"history &lt;@U0ALICE&gt;", Command{Kind: CmdHistory, Subject: "U0ALICE", Page: 1}, ""},
+		{"history 2", Command{Kind: CmdHistory, Page: 2}, ""},
+		{"history a b", Command{}, "a resource or a @user"},
+		{"history prod-db 0", Command{}, "numbered from 1"},
+		{"audit INC-123", Command{Kind: CmdAudit, Ticket: "INC-123", Page: 1}, ""},
+		{"audit INC-123 2", Command{Kind: CmdAudit, Ticket: "INC-123", Page: 2}, ""},
+		{"audit", Command{}, "takes a ticket"},
 	}
 	for _, c := range cases {
 		got, err := ParseCommand(c.text)
@@ -68,7 +85,7 @@ func FuzzParseCommand(f *testing.F) {
 			if c.Kind == CmdBreakGlass && c.Reason == "" {
 				t.Fatalf("break-glass without a reason from %q", text)
 			}
-		case CmdRevoke:
+		case CmdRevoke, CmdCancel, CmdExtend:
 			if c.RequestID == "" {
 				t.Fatalf("revoke without an ID from %q", text)
 			}

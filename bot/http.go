@@ -3,36 +3,98 @@ package bot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"golang.org/x/sync/semaphore"
 )
 
-// maxSlackBody bounds what gatepass reads of a request from Slack.
+// maxSlackBody bounds a request from Slack; a larger one gets 413.
 const maxSlackBody = 1 << 20
+
+// maxBodyBudget bounds the memory all Slack request bodies being read at
+// once may take; a request that cannot get its share within a second gets
+// 503. Unsigned requests never get that far: their headers are checked
+// first.
+const maxBodyBudget = 32 << 20
+
+// bodyReadTimeout bounds how long a client may take to send a body.
+const bodyReadTimeout = 10 * time.Second
 
 // answerBudget is how long gatepass gives itself to answer Slack, well
 // inside Slack's 3 seconds.
 const answerBudget = 2500 * time.Millisecond
 
+// replayWindow is how long an accepted Slack request is remembered: longer
+// than the 5 minutes a signature stays acceptable.
+const replayWindow = 10 * time.Minute
+
+// maxSkew is how far a request's timestamp may be from now.
+const maxSkew = 5 * time.Minute
+
+type bodyBudget struct{ sem *semaphore.Weighted }
+
+func newBodyBudget(n int64) bodyBudget { return bodyBudget{sem: semaphore.NewWeighted(n)} }
+
+type replayKeyCtx struct{}
+
+// replayKey names a verified request for the replay memory: the hash of
+// its signature, which covers its timestamp and body.
+func replayKey(ctx context.Context) string {
+	k, _ := ctx.Value(replayKeyCtx{}).(string)
+	return k
+}
+
 // Verified wraps h so that only requests bearing a valid Slack v0 signature
-// over their body, with a timestamp within five minutes, reach it. Any other
-// request gets 401 and reaches nothing. An empty secret refuses everything
-// (Socket Mode without HTTP).
-func Verified(secret string, h http.Handler) http.Handler {
+// over their body, with a timestamp within five minutes, reach it. The
+// headers are checked before any of the body is read: a request without a
+// fresh timestamp and a well-formed signature gets 401 at once; one whose
+// body is larger than the limit gets 413; a client too slow to send its
+// body is cut off; and the memory all bodies in flight may take is bounded.
+// An empty secret refuses everything (Socket Mode without HTTP).
+func (b *Bot) Verified(secret string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSlackBody))
-		if err != nil { // too large (or broken) to verify: unsigned
+		ts := r.Header.Get("X-Slack-Request-Timestamp")
+		sig := r.Header.Get("X-Slack-Signature")
+		if secret == "" || !freshTimestamp(ts, time.Now()) || !wellFormedSignature(sig) {
 			http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
 			return
 		}
-		if secret == "" {
-			http.Error(w, "signature verification is not configured", http.StatusUnauthorized)
+		if r.ContentLength > maxSlackBody {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		share := int64(maxSlackBody)
+		if r.ContentLength >= 0 {
+			share = r.ContentLength + 512
+		}
+		wait, cancel := context.WithTimeout(r.Context(), time.Second)
+		err := b.bodies.sem.Acquire(wait, share)
+		cancel()
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		defer b.bodies.sem.Release(share)
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSlackBody))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "could not read the request body", http.StatusBadRequest)
 			return
 		}
 		sv, err := slack.NewSecretsVerifier(r.Header, secret)
@@ -49,15 +111,56 @@ func Verified(secret string, h http.Handler) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		sum := sha256.Sum256([]byte(sig))
+		r = r.WithContext(context.WithValue(r.Context(), replayKeyCtx{}, "sig:"+hex.EncodeToString(sum[:])))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		h.ServeHTTP(w, r)
 	})
 }
 
+// Verified is Bot.Verified for a bot-less caller (tests of the signature
+// rules alone).
+func Verified(secret string, h http.Handler) http.Handler {
+	b := &Bot{bodies: newBodyBudget(maxBodyBudget)}
+	return b.Verified(secret, h)
+}
+
+func freshTimestamp(ts string, now time.Time) bool {
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	d := now.Sub(time.Unix(n, 0))
+	return d <= maxSkew && d >= -maxSkew
+}
+
+func wellFormedSignature(sig string) bool {
+	hexPart, ok := strings.CutPrefix(sig, "v0=")
+	if !ok || len(hexPart) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(hexPart)
+	return err == nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// once answers a verified request at most once: a replay gets the first
+// answer, and changes nothing.
+func (b *Bot) once(ctx context.Context, key string, do func() []byte) ([]byte, bool) {
+	if key == "" {
+		return do(), false
+	}
+	answer, replayed, err := b.svc.Once(ctx, key, replayWindow, do)
+	if err != nil {
+		b.log.Error("replay memory unavailable; the request was not acted on", "err", err)
+		return nil, false
+	}
+	return answer, replayed
 }
 
 // CommandsHandler serves POST /slack/commands. The reply is the response
@@ -71,7 +174,17 @@ func (b *Bot) CommandsHandler() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), answerBudget)
 		defer cancel()
-		writeJSON(w, b.Command(ctx, sc))
+		answer, replayed := b.once(ctx, replayKey(r.Context()), func() []byte { return jsonBody(b.Command(ctx, sc)) })
+		if answer == nil {
+			msg := "gatepass is busy right now; nothing was changed. Try again in a moment."
+			if replayed {
+				msg = "gatepass already received this command and is working on it."
+			}
+			writeJSON(w, ephemeral("%s", msg))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
 	})
 }
 
@@ -89,38 +202,66 @@ func (b *Bot) InteractionsHandler() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), answerBudget)
 		defer cancel()
-		b.Interaction(ctx, cb)
-		w.WriteHeader(http.StatusOK)
+		answer, _ := b.once(ctx, replayKey(r.Context()), func() []byte {
+			if body := b.Interaction(ctx, cb); body != nil {
+				return body
+			}
+			return []byte{}
+		})
+		if len(answer) == 0 {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
 	})
 }
 
 // EventsHandler serves POST /slack/events: the url_verification challenge,
-// and events that tell gatepass it was uninstalled or lost its tokens.
+// app_home_opened, and events that tell gatepass it was uninstalled or lost
+// its tokens. Events Slack sends again (X-Slack-Retry-Num, same event_id)
+// are answered without acting twice; event types gatepass does not know
+// are answered 200 and ignored.
 func (b *Bot) EventsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if ct := r.Header.Get("Content-Type"); ct == "application/x-www-form-urlencoded" {
+		if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			if v, err := url.ParseQuery(string(body)); err == nil && v.Get("payload") != "" {
 				body = []byte(v.Get("payload"))
 			}
 		}
-		ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
-		if err != nil {
+		var outer struct {
+			Type      string `json:"type"`
+			Challenge string `json:"challenge"`
+			EventID   string `json:"event_id"`
+		}
+		if err := json.Unmarshal(body, &outer); err != nil {
 			http.Error(w, "bad event", http.StatusBadRequest)
 			return
 		}
-		if ev.Type == slackevents.URLVerification {
-			if ch, ok := ev.Data.(*slackevents.EventsAPIURLVerificationEvent); ok {
-				writeJSON(w, map[string]string{"challenge": ch.Challenge})
-				return
-			}
+		if outer.Type == slackevents.URLVerification {
+			writeJSON(w, map[string]string{"challenge": outer.Challenge})
+			return
 		}
-		b.Event(ev)
+		key := replayKey(r.Context())
+		if outer.EventID != "" {
+			key = "event:" + outer.EventID
+		}
+		b.once(r.Context(), key, func() []byte {
+			ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
+			if err != nil {
+				b.log.Debug("event gatepass does not handle; ignored", "type", outer.Type, "err", err)
+				return []byte{}
+			}
+			b.Event(ev)
+			return []byte{}
+		})
 		w.WriteHeader(http.StatusOK)
 	})
 }
 
-// Event handles an Events API event.
+// Event handles an Events API event. Slow work (publishing a Home tab)
+// happens after the answer.
 func (b *Bot) Event(ev slackevents.EventsAPIEvent) {
 	if ev.Type != slackevents.CallbackEvent {
 		return
@@ -128,5 +269,11 @@ func (b *Bot) Event(ev slackevents.EventsAPIEvent) {
 	switch ev.InnerEvent.Type {
 	case "app_uninstalled", "tokens_revoked":
 		b.log.Error("Slack says gatepass was uninstalled or its tokens were revoked; approvals and notices will fail until it is reinstalled", "event", ev.InnerEvent.Type, "team", ev.TeamID)
+	case "app_home_opened":
+		e, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent)
+		if !ok || e.User == "" || (e.Tab != "" && e.Tab != "home") {
+			return
+		}
+		b.later(func(ctx context.Context) { b.PublishHome(ctx, e.User) })
 	}
 }

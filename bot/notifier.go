@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/gatepass/gatepass/workflow"
 	"github.com/slack-go/slack"
@@ -14,13 +18,23 @@ import (
 var _ workflow.Notifier = (*Notifier)(nil)
 
 // Notifier delivers workflow notices to Slack: the approval message and its
-// updates, break-glass alerts, direct messages and announcements. It is
-// idempotent where Slack lets it be: a message already recorded on the
-// request is updated, never posted again.
+// updates, break-glass alerts, direct messages, reminders and
+// announcements. It is idempotent where Slack lets it be: a message
+// already recorded on the request is updated, never posted again.
 type Notifier struct {
 	api    *slack.Client
 	policy *workflow.Policy
+	render Renderer
 	log    *slog.Logger
+	now    func() time.Time
+
+	// OnAuthRejected, if set, hears that Slack refused the bot token.
+	OnAuthRejected func(err error)
+
+	// OnError, if set, counts Slack API errors by method.
+	OnError func(method string)
+
+	configOnce sync.Once
 }
 
 // NewNotifier returns a Notifier posting through api to the policy's
@@ -29,23 +43,40 @@ func NewNotifier(api *slack.Client, policy *workflow.Policy, log *slog.Logger) *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{api: api, policy: policy, log: log}
+	return &Notifier{api: api, policy: policy, render: Renderer{Policy: policy}, log: log, now: time.Now}
 }
 
 // Notify delivers one notice.
 func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.MessageRef, error) {
 	r := &nt.Request
+	rd := n.render
 	switch nt.Kind {
 	case workflow.NoticeApprovalRequest:
 		if hasMessage(r, workflow.MessageApproval, n.policy.ApproverChannel) {
 			return nil, nil
 		}
-		text, blocks := ApprovalMessage(r)
-		ref, err := n.post(ctx, n.policy.ApproverChannel, text, blocks)
+		text, blocks := rd.ApprovalMessage(r)
+		ref, err := n.post(ctx, n.policy.ApproverChannel, text, blocks, "")
 		if err != nil {
 			return nil, fmt.Errorf("post approval message: %w", err)
 		}
 		ref.Purpose = workflow.MessageApproval
+		return []workflow.MessageRef{ref}, nil
+
+	case workflow.NoticeExtensionRequest:
+		if r.Extension == nil {
+			return nil, nil
+		}
+		purpose := workflow.ExtensionPurpose(r.Extension.Seq)
+		if hasMessage(r, purpose, n.policy.ApproverChannel) {
+			return nil, nil
+		}
+		text, blocks := rd.ExtensionMessage(r)
+		ref, err := n.post(ctx, n.policy.ApproverChannel, text, blocks, "")
+		if err != nil {
+			return nil, fmt.Errorf("post extension request: %w", err)
+		}
+		ref.Purpose = purpose
 		return []workflow.MessageRef{ref}, nil
 
 	case workflow.NoticeBreakGlassAlert:
@@ -54,8 +85,8 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 			if hasMessage(r, workflow.MessageAlert, ch) {
 				continue
 			}
-			text, blocks := AlertMessage(r)
-			ref, err := n.post(ctx, ch, text, blocks)
+			text, blocks := rd.AlertMessage(r)
+			ref, err := n.post(ctx, ch, text, blocks, "")
 			if err != nil {
 				return refs, fmt.Errorf("post break-glass alert to %s: %w", ch, err)
 			}
@@ -64,51 +95,137 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 		}
 		return refs, nil
 
-	case workflow.NoticeRefresh:
+	case workflow.NoticeRefresh, workflow.NoticeRefreshLater:
 		for _, m := range r.Messages {
 			var text string
 			var blocks []slack.Block
-			switch m.Purpose {
-			case workflow.MessageApproval:
-				text, blocks = ApprovalMessage(r)
-			case workflow.MessageAlert:
-				text, blocks = AlertMessage(r)
+			switch {
+			case m.Purpose == workflow.MessageApproval:
+				text, blocks = rd.ApprovalMessage(r)
+			case m.Purpose == workflow.MessageAlert:
+				text, blocks = rd.AlertMessage(r)
+			case r.Extension != nil && m.Purpose == workflow.ExtensionPurpose(r.Extension.Seq):
+				text, blocks = rd.ExtensionMessage(r)
+			case strings.HasPrefix(m.Purpose, "extension:"):
+				continue // an earlier extension, decided and shown as such
 			default:
 				continue
 			}
 			_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS,
 				slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 			if err != nil {
-				return nil, fmt.Errorf("update %s message %s/%s: %w", m.Purpose, m.Channel, m.TS, classify(err))
+				return nil, fmt.Errorf("update %s message %s/%s: %w", m.Purpose, m.Channel, m.TS, n.classify("chat.update", m.Channel, err))
 			}
 		}
 		return nil, nil
 
+	case workflow.NoticeReminder:
+		purpose := workflow.MessageApproval
+		if r.State == workflow.StateActive && r.Extension != nil {
+			purpose = workflow.ExtensionPurpose(r.Extension.Seq)
+		}
+		for _, m := range r.Messages {
+			if m.Purpose == purpose {
+				_, err := n.post(ctx, m.Channel, rd.Reminder(r, n.now()), nil, m.TS)
+				return nil, err
+			}
+		}
+		return nil, nil // the message was never posted; nothing to reply to
+
+	case workflow.NoticeReviewReminder:
+		_, err := n.post(ctx, n.policy.ApproverChannel, rd.ReviewReminder(r), nil, "")
+		return nil, err
+
+	case workflow.NoticeUndeliverable:
+		_, err := n.post(ctx, n.policy.ApproverChannel, rd.UndeliverableAlert(r, nt.Detail), nil, "")
+		return nil, err
+
+	case workflow.NoticeFailureAlert:
+		_, err := n.post(ctx, n.policy.ApproverChannel, rd.FailureAlert(r, nt.Detail), nil, "")
+		return nil, err
+
+	case workflow.NoticeProviderFailing:
+		_, err := n.post(ctx, n.policy.ApproverChannel, rd.ProviderFailing(r, nt.Detail), nil, "")
+		return nil, err
+
 	case workflow.NoticeToken:
-		if _, err := n.post(ctx, r.Requester, TokenMessage(r, nt.Token.Reveal()), nil); err != nil {
+		if _, err := n.post(ctx, r.Requester, rd.TokenMessage(r, nt.Token.Reveal(), nt.Credential), nil, ""); err != nil {
 			return nil, fmt.Errorf("send token to %s: %w", r.Requester, err)
 		}
 		return nil, nil
 
 	case workflow.NoticeDenied:
-		return nil, n.dm(ctx, r.Requester, DeniedMessage(r))
-
+		return nil, n.dm(ctx, r.Requester, rd.DeniedMessage(r), nil)
 	case workflow.NoticeTimedOut:
-		return nil, n.dm(ctx, r.Requester, TimedOutMessage(r))
-
+		return nil, n.dm(ctx, r.Requester, rd.TimedOutMessage(r), nil)
 	case workflow.NoticeExpired:
-		return nil, n.dm(ctx, r.Requester, ExpiredDM(r))
-
-	case workflow.NoticeAnnounceExpired:
-		return nil, n.announce(ctx, ExpiredAnnouncement(r))
-
+		return nil, n.dm(ctx, r.Requester, rd.ExpiredDM(r, nt.Uses), nil)
 	case workflow.NoticeRevoked:
-		return nil, n.dm(ctx, r.Requester, RevokedDM(r))
+		return nil, n.dm(ctx, r.Requester, rd.RevokedDM(r), nil)
+	case workflow.NoticeFailed:
+		return nil, n.dm(ctx, r.Requester, rd.FailedDM(r), nil)
+	case workflow.NoticeExtended:
+		return nil, n.dm(ctx, r.Requester, rd.ExtendedDM(r), nil)
+	case workflow.NoticeExtensionDenied:
+		return nil, n.dm(ctx, r.Requester, rd.ExtensionDeniedDM(r), nil)
+	case workflow.NoticeWarn:
+		if r.Grant == nil || r.State != workflow.StateActive {
+			return nil, nil
+		}
+		text, blocks := rd.WarnMessage(r, n.now())
+		return nil, n.dm(ctx, r.Requester, text, blocks)
 
-	case workflow.NoticeAnnounceRevoked:
-		return nil, n.announce(ctx, RevokedAnnouncement(r))
+	case workflow.NoticeReceipt:
+		return nil, n.receipt(ctx, r)
+
+	case workflow.NoticeAnnounceExpired, workflow.NoticeAnnounceRevoked:
+		return nil, n.Announce(ctx, n.policy.AnnounceChannel, []workflow.Notice{nt})
 	}
 	return nil, fmt.Errorf("%w: unknown notice kind %q", workflow.ErrUndeliverable, nt.Kind)
+}
+
+// maxSummaryText bounds one summary message, well inside Slack's limits.
+const maxSummaryText = 3500
+
+// Announce posts one message about ended grants: the usual sentence for
+// one, a summary naming each (with its ticket) for several.
+func (n *Notifier) Announce(ctx context.Context, channel string, ns []workflow.Notice) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	var text string
+	if len(ns) == 1 {
+		r := &ns[0].Request
+		if ns[0].Kind == workflow.NoticeAnnounceRevoked {
+			text = n.render.RevokedAnnouncement(r, ns[0].Uses)
+		} else {
+			text = n.render.ExpiredAnnouncement(r, ns[0].Uses)
+		}
+	} else {
+		text = truncate(n.render.Summary(ns), maxSummaryText)
+	}
+	if _, err := n.post(ctx, channel, text, nil, ""); err != nil {
+		return fmt.Errorf("announce in %s: %w", channel, err)
+	}
+	return nil
+}
+
+// receipt updates the requester's ephemeral receipt through the command's
+// response_url, which Slack honours for 30 minutes.
+func (n *Notifier) receipt(ctx context.Context, r *workflow.Request) error {
+	if r.ResponseURL == "" || n.now().Sub(r.CreatedAt) > 29*time.Minute {
+		return nil
+	}
+	text, blocks := n.render.Receipt(r, n.policy.ApproverChannel)
+	_, _, err := n.api.PostMessageContext(ctx, "", slack.MsgOptionReplaceOriginal(r.ResponseURL),
+		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		if se, ok := errors.AsType[slack.StatusCodeError](err); ok && se.Code == 404 {
+			return nil // the URL has expired or was used up: the receipt stays as it was
+		}
+		return fmt.Errorf("update receipt: %w", n.classify("response_url", "", err))
+	}
+	return nil
 }
 
 // alertChannels are where break-glass alerts go: the approver channel and
@@ -127,30 +244,28 @@ func hasMessage(r *workflow.Request, purpose, channel string) bool {
 	})
 }
 
-// post sends a message and returns where it landed.
-func (n *Notifier) post(ctx context.Context, channel, text string, blocks []slack.Block) (workflow.MessageRef, error) {
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+// post sends a message (a thread reply when threadTS is set) and returns
+// where it landed. Messages about a request carry its ID in Slack message
+// metadata, so they can be found again.
+func (n *Notifier) post(ctx context.Context, channel, text string, blocks []slack.Block, threadTS string) (workflow.MessageRef, error) {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
 	}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
 	ch, ts, err := n.api.PostMessageContext(ctx, channel, opts...)
 	if err != nil {
-		return workflow.MessageRef{}, classify(err)
+		return workflow.MessageRef{}, n.classify("chat.postMessage", channel, err)
 	}
 	return workflow.MessageRef{Channel: ch, TS: ts}, nil
 }
 
 // dm sends a direct message to a user (posting to a user ID opens the DM).
-func (n *Notifier) dm(ctx context.Context, userID, text string) error {
-	if _, err := n.post(ctx, userID, text, nil); err != nil {
+func (n *Notifier) dm(ctx context.Context, userID, text string, blocks []slack.Block) error {
+	if _, err := n.post(ctx, userID, text, blocks, ""); err != nil {
 		return fmt.Errorf("direct message %s: %w", userID, err)
-	}
-	return nil
-}
-
-func (n *Notifier) announce(ctx context.Context, text string) error {
-	if _, err := n.post(ctx, n.policy.AnnounceChannel, text, nil); err != nil {
-		return fmt.Errorf("announce in %s: %w", n.policy.AnnounceChannel, err)
 	}
 	return nil
 }
@@ -164,10 +279,42 @@ var permanentErrors = map[string]bool{
 	"messages_tab_disabled": true, "user_not_in_channel": true,
 }
 
-// classify marks Slack errors that retrying cannot fix as undeliverable.
-func classify(err error) error {
-	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && permanentErrors[se.Err] {
-		return fmt.Errorf("%w: %w", workflow.ErrUndeliverable, err)
+// authErrors mean Slack refuses the bot token itself.
+var authErrors = map[string]bool{"invalid_auth": true, "token_revoked": true, "account_inactive": true, "not_authed": true, "token_expired": true}
+
+// classify turns a Slack error into what the outbox needs to know: a rate
+// limit (wait, in that channel), a permanent failure (give up), an
+// unusable token (stop gatepass), or a temporary one (retry).
+func (n *Notifier) classify(method, channel string, err error) error {
+	if n.OnError != nil {
+		n.OnError(method)
+	}
+	if rl, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return &workflow.RateLimitError{Channel: channel, RetryAfter: rl.RetryAfter, Err: err}
+	}
+	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
+		if authErrors[se.Err] {
+			if n.OnAuthRejected != nil {
+				n.OnAuthRejected(err)
+			}
+			return err
+		}
+		if permanentErrors[se.Err] {
+			return fmt.Errorf("%w: %w", workflow.ErrUndeliverable, err)
+		}
+	}
+	if se, ok := errors.AsType[slack.StatusCodeError](err); ok && se.Code == 404 && method != "response_url" {
+		n.configOnce.Do(func() {
+			n.log.Error("the Slack Web API answered 404 Not Found: check SLACK_API_URL; notices are kept and retried", "method", method)
+		})
 	}
 	return err
+}
+
+// apiHost is the Slack API's host, for log lines.
+func apiHost(api string) string {
+	if u, err := url.Parse(api); err == nil {
+		return u.Host
+	}
+	return api
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,14 +12,15 @@ import (
 	"github.com/slack-go/slack/socketmode"
 )
 
-// RunSocketMode receives slash commands, clicks and events over a Socket
-// Mode connection until ctx ends, handling each exactly as the HTTP
-// endpoints do and acknowledging each envelope with the same reply.
-// Envelopes under way when ctx ends are answered before the connection is
-// closed and it returns.
+// RunSocketMode receives slash commands, clicks, form submissions and
+// events over a Socket Mode connection until ctx ends, handling each
+// exactly as the HTTP endpoints do and acknowledging each envelope with the
+// same answer. Envelopes under way when ctx ends are answered before the
+// connection is closed and it returns.
 func (b *Bot) RunSocketMode(ctx context.Context, client *socketmode.Client) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
+	b.socketDownSince.Store(time.Now().UnixNano())
 	// The connection outlives ctx until the envelopes under way are acked.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -49,43 +51,108 @@ func (b *Bot) RunSocketMode(ctx context.Context, client *socketmode.Client) erro
 	}
 }
 
+// SocketHealthy reports whether the Socket Mode connection has been down
+// for less than grace (true when Socket Mode is not in use).
+func (b *Bot) SocketHealthy(now time.Time, grace time.Duration) bool {
+	if b.socketUp.Load() {
+		return true
+	}
+	since := b.socketDownSince.Load()
+	return since == 0 || now.Sub(time.Unix(0, since)) < grace
+}
+
+func (b *Bot) socketDown() {
+	if b.socketUp.Swap(false) || b.socketDownSince.Load() == 0 {
+		b.socketDownSince.Store(time.Now().UnixNano())
+	}
+}
+
 func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
-		b.log.Info("socket mode: connecting to Slack")
+		b.log.Debug("socket mode: connecting to Slack")
 	case socketmode.EventTypeConnected:
+		b.socketUp.Store(true)
+		b.socketDownSince.Store(0)
 		b.log.Info("socket mode: connected")
-	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
-		b.log.Warn("socket mode: connection trouble; reconnecting", "event", evt.Type)
+	case socketmode.EventTypeDisconnect:
+		// Slack refreshes connections routinely; the client reconnects.
+		b.socketDown()
+		b.log.Debug("socket mode: Slack asked to reconnect", "reason", describe(evt.Data))
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed, socketmode.EventTypeErrorBadMessage:
+		b.socketDown()
+		b.log.Warn("socket mode: connection trouble; reconnecting", "event", evt.Type, "reason", describe(evt.Data))
 	case socketmode.EventTypeInvalidAuth:
+		b.socketDown()
+		err := errors.New("Slack refused SLACK_APP_TOKEN (invalid_auth)")
 		b.log.Error("socket mode: Slack refused SLACK_APP_TOKEN")
+		if b.OnAppTokenRejected != nil {
+			b.OnAppTokenRejected(err)
+		}
 	case socketmode.EventTypeSlashCommand:
 		sc, ok := evt.Data.(slack.SlashCommand)
 		if !ok || evt.Request == nil {
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, answerBudget)
-		reply := b.Command(cctx, sc)
+		answer, _ := b.once(cctx, "envelope:"+evt.Request.EnvelopeID, func() []byte { return jsonBody(b.Command(cctx, sc)) })
 		cancel()
-		b.ack(ctx, client, evt.Request.EnvelopeID, reply)
+		if answer == nil {
+			answer = jsonBody(ephemeral("gatepass already received this command, or is busy; nothing more was done."))
+		}
+		b.ack(ctx, client, evt.Request.EnvelopeID, rawJSON(answer))
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, answerBudget)
-		b.Interaction(cctx, cb)
+		answer, _ := b.once(cctx, "envelope:"+evt.Request.EnvelopeID, func() []byte {
+			if body := b.Interaction(cctx, cb); body != nil {
+				return body
+			}
+			return []byte{}
+		})
 		cancel()
-		b.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		var payload any
+		if len(answer) > 0 {
+			payload = rawJSON(answer)
+		}
+		b.ack(ctx, client, evt.Request.EnvelopeID, payload)
 	case socketmode.EventTypeEventsAPI:
-		if evt.Request != nil {
-			b.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		if evt.Request == nil {
+			return
 		}
-		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
-			b.Event(ev)
+		b.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			return
 		}
+		key := "envelope:" + evt.Request.EnvelopeID
+		if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.EventID != "" {
+			key = "event:" + cb.EventID
+		}
+		b.once(ctx, key, func() []byte { b.Event(ev); return []byte{} })
 	}
 }
+
+// describe renders what a Socket Mode event carries about a failure.
+func describe(data any) string {
+	switch d := data.(type) {
+	case nil:
+		return ""
+	case error:
+		return d.Error()
+	default:
+		return fmt.Sprint(d)
+	}
+}
+
+// rawJSON is an ack payload already encoded.
+type rawJSON []byte
+
+// MarshalJSON returns the payload as it is.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
 // ack acknowledges an envelope, with its own short deadline so that a slow
 // answer still gets acknowledged.

@@ -20,6 +20,8 @@ func (nopNotifier) Notify(context.Context, workflow.Notice) ([]workflow.MessageR
 	return nil, nil
 }
 
+func (nopNotifier) Announce(context.Context, string, []workflow.Notice) error { return nil }
+
 // BenchmarkLookupToken100k measures in-process token verification (format
 // check, SHA-256, index lookup, expiry check) with 100,000 active grants
 // stored. It also reports how long opening the store (which loads the

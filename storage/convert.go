@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatepass/gatepass/audit"
 	"github.com/gatepass/gatepass/tokens"
 	"github.com/gatepass/gatepass/workflow"
 )
@@ -24,7 +25,7 @@ func fromPtr(t *time.Time) time.Time {
 }
 
 func toRequestRow(r *workflow.Request) requestRow {
-	return requestRow{
+	row := requestRow{
 		ID:                r.ID,
 		Requester:         r.Requester,
 		Resource:          r.Resource,
@@ -38,18 +39,35 @@ func toRequestRow(r *workflow.Request) requestRow {
 		State:             string(r.State),
 		CreatedAt:         r.CreatedAt.UTC(),
 		PendingUntil:      r.PendingUntil.UTC(),
+		RemindAt:          timePtr(r.RemindAt),
 		DecidedBy:         r.DecidedBy,
 		DecidedAt:         timePtr(r.DecidedAt),
 		EndedBy:           r.EndedBy,
 		EndedAt:           timePtr(r.EndedAt),
+		EndReason:         truncateText(r.EndReason, 1000),
 		ReviewedBy:        r.ReviewedBy,
 		ReviewedAt:        timePtr(r.ReviewedAt),
+		ReviewRemindAt:    timePtr(r.ReviewRemindAt),
+		ResponseURL:       r.ResponseURL,
+		DueAt:             timePtr(r.NextDue()),
 		Version:           r.Version,
 	}
+	if e := r.Extension; e != nil {
+		row.ExtSeq = e.Seq
+		row.ExtDuration = int64(e.Duration / time.Second)
+		row.ExtDurationText = e.DurationText
+		row.ExtState = string(e.State)
+		row.ExtRequestedAt = timePtr(e.RequestedAt)
+		row.ExtPendingUntil = timePtr(e.PendingUntil)
+		row.ExtRemindAt = timePtr(e.RemindAt)
+		row.ExtDecidedBy = e.DecidedBy
+		row.ExtDecidedAt = timePtr(e.DecidedAt)
+	}
+	return row
 }
 
 func fromRequestRow(row *requestRow) workflow.Request {
-	return workflow.Request{
+	r := workflow.Request{
 		ID:                row.ID,
 		Requester:         row.Requester,
 		Resource:          row.Resource,
@@ -63,21 +81,38 @@ func fromRequestRow(row *requestRow) workflow.Request {
 		State:             workflow.State(row.State),
 		CreatedAt:         row.CreatedAt.UTC(),
 		PendingUntil:      row.PendingUntil.UTC(),
+		RemindAt:          fromPtr(row.RemindAt),
 		DecidedBy:         row.DecidedBy,
 		DecidedAt:         fromPtr(row.DecidedAt),
 		EndedBy:           row.EndedBy,
 		EndedAt:           fromPtr(row.EndedAt),
+		EndReason:         row.EndReason,
 		ReviewedBy:        row.ReviewedBy,
 		ReviewedAt:        fromPtr(row.ReviewedAt),
+		ReviewRemindAt:    fromPtr(row.ReviewRemindAt),
+		ResponseURL:       row.ResponseURL,
 		Version:           row.Version,
 	}
+	if row.ExtSeq > 0 {
+		r.Extension = &workflow.Extension{
+			Seq:          row.ExtSeq,
+			Duration:     time.Duration(row.ExtDuration) * time.Second,
+			DurationText: row.ExtDurationText,
+			State:        workflow.ExtensionState(row.ExtState),
+			RequestedAt:  fromPtr(row.ExtRequestedAt),
+			PendingUntil: fromPtr(row.ExtPendingUntil),
+			RemindAt:     fromPtr(row.ExtRemindAt),
+			DecidedBy:    row.ExtDecidedBy,
+			DecidedAt:    fromPtr(row.ExtDecidedAt),
+		}
+	}
+	return r
 }
 
-// grantState is the grant's own state: active until it expires or is
-// revoked.
+// grantState is the grant's own state: active until it ends.
 func grantState(s workflow.State) string {
 	switch s {
-	case workflow.StateExpired, workflow.StateRevoked:
+	case workflow.StateExpired, workflow.StateRevoked, workflow.StateFailed:
 		return string(s)
 	default:
 		return string(workflow.StateActive)
@@ -104,6 +139,9 @@ func toGrantRow(r *workflow.Request) grantRow {
 		IssuedAt:    g.IssuedAt.UTC(),
 		ExpiresAt:   g.ExpiresAt.UTC(),
 		DeliveredAt: timePtr(g.DeliveredAt),
+		WarnAt:      timePtr(g.WarnAt),
+		DeliverBy:   timePtr(g.DeliverBy),
+		Version:     r.Version,
 	}
 }
 
@@ -112,6 +150,8 @@ func fromGrantRow(row *grantRow) *workflow.Grant {
 		IssuedAt:    row.IssuedAt.UTC(),
 		ExpiresAt:   row.ExpiresAt.UTC(),
 		DeliveredAt: fromPtr(row.DeliveredAt),
+		WarnAt:      fromPtr(row.WarnAt),
+		DeliverBy:   fromPtr(row.DeliverBy),
 	}
 	if row.TokenHash != nil {
 		if h, err := tokens.ParseHash(*row.TokenHash); err == nil {
@@ -135,12 +175,43 @@ func grantInfo(row *grantRow) workflow.GrantInfo {
 	}
 }
 
-func toEventRow(e workflow.Event) eventRow {
-	return eventRow{RequestID: e.RequestID, Actor: e.Actor, Action: e.Action, Detail: e.Detail, At: e.At.UTC()}
+func toAuditEvent(e *workflow.Event) audit.Event {
+	return audit.Event{
+		Seq: e.Seq, Time: e.At.UTC().Truncate(time.Microsecond), RequestID: e.RequestID, Type: e.Action, Actor: e.Actor,
+		Resource: e.Resource, Level: e.Level, Ticket: e.Ticket, Detail: truncateText(e.Detail, 4000), PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+}
+
+func fromAuditEvent(e *audit.Event) eventRow {
+	return eventRow{
+		Seq: e.Seq, At: e.Time.UTC(), RequestID: e.RequestID, Action: e.Type, Actor: e.Actor,
+		Resource: e.Resource, Level: e.Level, Ticket: e.Ticket, Detail: e.Detail, PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+}
+
+func (row *eventRow) audit() audit.Event {
+	return audit.Event{
+		Seq: row.Seq, Time: row.At.UTC(), RequestID: row.RequestID, Type: row.Action, Actor: row.Actor,
+		Resource: row.Resource, Level: row.Level, Ticket: row.Ticket, Detail: row.Detail, PrevHash: row.PrevHash, Hash: row.Hash,
+	}
 }
 
 func fromEventRow(row *eventRow) workflow.Event {
-	return workflow.Event{ID: row.ID, RequestID: row.RequestID, Actor: row.Actor, Action: row.Action, Detail: row.Detail, At: row.At.UTC()}
+	return workflow.Event{
+		Seq: row.Seq, RequestID: row.RequestID, Actor: row.Actor, Action: row.Action, Detail: row.Detail, At: row.At.UTC(),
+		Resource: row.Resource, Level: row.Level, Ticket: row.Ticket, PrevHash: row.PrevHash, Hash: row.Hash,
+	}
+}
+
+// truncateText cuts s to at most n bytes on a rune boundary.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }
 
 // clone copies a request deeply enough that changing the copy leaves the
@@ -151,6 +222,11 @@ func clone(r workflow.Request) workflow.Request {
 	if r.Grant != nil {
 		g := *r.Grant
 		r.Grant = &g
+	}
+	if r.Extension != nil {
+		e := *r.Extension
+		e.Approvals = slices.Clone(e.Approvals)
+		r.Extension = &e
 	}
 	return r
 }

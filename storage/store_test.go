@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -160,7 +161,7 @@ func TestUpdateSerializesConcurrentChanges(t *testing.T) {
 			}
 		}
 		got, _ := s.Get(ctx, r.ID)
-		if len(got.Approvals) != n || got.Version != n {
+		if len(got.Approvals) != n || got.Version != n+1 {
 			t.Fatalf("after %d concurrent updates: %d approvals, version %d", n, len(got.Approvals), got.Version)
 		}
 	})
@@ -180,16 +181,30 @@ func TestUpdateThatFailsStoresNothing(t *testing.T) {
 			t.Fatalf("Update = %v, want the function's error", err)
 		}
 		got, _ := s.Get(ctx, r.ID)
-		if got.State != workflow.StatePending || got.Version != 0 {
+		if got.State != workflow.StatePending || got.Version != 1 {
 			t.Fatalf("a refused update changed the request: %+v", got)
 		}
-		if ds, _ := s.ClaimDeliveries(ctx, t0, time.Minute, 10); len(ds) != 0 {
+		if ds := claimAll(t, s, t0); len(ds) != 0 {
 			t.Fatalf("a refused update queued notices: %+v", ds)
 		}
 		if _, err := s.Update(ctx, uuid.NewString(), func(*workflow.Request) (workflow.Change, error) { return workflow.Change{}, nil }); !errors.Is(err, workflow.ErrNotFound) {
 			t.Fatalf("Update(unknown) = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// claimAll claims every due notice of both priorities at now.
+func claimAll(t *testing.T, s *storage.Store, now time.Time) []workflow.Delivery {
+	t.Helper()
+	var out []workflow.Delivery
+	for _, p := range []int{workflow.PriorityUrgent, workflow.PriorityRoutine} {
+		ds, err := s.ClaimNotices(context.Background(), now, time.Minute, p, 100, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ds...)
+	}
+	return out
 }
 
 func grant(t *testing.T, s *storage.Store, id string, exp time.Time) tokens.Hash {
@@ -199,7 +214,7 @@ func grant(t *testing.T, s *storage.Store, id string, exp time.Time) tokens.Hash
 	_, err := s.Update(context.Background(), id, func(r *workflow.Request) (workflow.Change, error) {
 		r.State = workflow.StateActive
 		r.Grant = &workflow.Grant{IssuedAt: exp.Add(-r.Duration), ExpiresAt: exp, TokenHash: h}
-		return workflow.Change{}, nil
+		return workflow.Change{Events: []workflow.Event{{Actor: workflow.System, Action: workflow.ActionIssued, At: t0}}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +222,7 @@ func grant(t *testing.T, s *storage.Store, id string, exp time.Time) tokens.Hash
 	return h
 }
 
-func TestDueExpiriesAndTimeouts(t *testing.T) {
+func TestDueRequests(t *testing.T) {
 	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
 		ctx := context.Background()
 		early, late, waiting := pending(uuid.NewString()), pending(uuid.NewString()), pending(uuid.NewString())
@@ -216,73 +231,155 @@ func TestDueExpiriesAndTimeouts(t *testing.T) {
 		}
 		grant(t, s, early.ID, t0.Add(10*time.Minute))
 		grant(t, s, late.ID, t0.Add(20*time.Minute))
-
 		cases := []struct {
-			at               time.Time
-			expiries, timers int
+			at   time.Time
+			want []string
 		}{
-			{t0.Add(10*time.Minute - time.Microsecond), 0, 0},
-			{t0.Add(10 * time.Minute), 1, 0},
-			{t0.Add(25 * time.Minute), 2, 0},
-			{t0.Add(30 * time.Minute), 2, 1},
+			{t0.Add(10*time.Minute - time.Microsecond), nil},
+			{t0.Add(10 * time.Minute), []string{early.ID}},
+			{t0.Add(25 * time.Minute), []string{early.ID, late.ID}},
+			{t0.Add(30 * time.Minute), []string{early.ID, late.ID, waiting.ID}},
 		}
 		for _, c := range cases {
-			ex, err := s.DueExpiries(ctx, c.at, 10)
+			ids, err := s.DueRequests(ctx, c.at, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
-			to, err := s.DueTimeouts(ctx, c.at, 10)
-			if err != nil {
-				t.Fatal(err)
+			if strings.Join(ids, ",") != strings.Join(c.want, ",") {
+				t.Errorf("at %s: due %v, want %v (in due order)", c.at.Sub(t0), ids, c.want)
 			}
-			if len(ex) != c.expiries || len(to) != c.timers {
-				t.Errorf("at %s: %d due expiries, %d due timeouts; want %d, %d", c.at.Sub(t0), len(ex), len(to), c.expiries, c.timers)
-			}
-		}
-		if ex, _ := s.DueExpiries(ctx, t0.Add(time.Hour), 10); len(ex) == 2 && ex[0] != early.ID {
-			t.Errorf("due expiries not in expiry order: %v", ex)
 		}
 	})
 }
 
-func TestDeliveriesAreOrderedPerRequestAndLeased(t *testing.T) {
+func TestNoticesAreOrderedPerLaneAndLeased(t *testing.T) {
 	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
 		ctx := context.Background()
 		a, b := pending(uuid.NewString()), pending(uuid.NewString())
 		create(t, s, a, workflow.NoticeApprovalRequest, workflow.NoticeRefresh)
 		create(t, s, b, workflow.NoticeApprovalRequest)
 
-		first, err := s.ClaimDeliveries(ctx, t0, time.Minute, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := claimAll(t, s, t0)
 		if len(first) != 2 || first[0].RequestID != a.ID || first[0].Kind != workflow.NoticeApprovalRequest || first[1].RequestID != b.ID {
 			t.Fatalf("first claim = %+v, want the head notice of each request", first)
 		}
-		if again, _ := s.ClaimDeliveries(ctx, t0, time.Minute, 10); len(again) != 0 {
+		if again := claimAll(t, s, t0); len(again) != 0 {
 			t.Fatalf("leased notices were claimed twice: %+v", again)
 		}
 		// The lease runs out: a crashed worker's notice is claimed again.
-		if again, _ := s.ClaimDeliveries(ctx, t0.Add(time.Minute), time.Minute, 10); len(again) != 2 {
+		if again := claimAll(t, s, t0.Add(time.Minute)); len(again) != 2 {
 			t.Fatalf("after the lease: claimed %d, want 2", len(again))
 		}
-		later := t0.Add(2 * time.Minute)
-		if err := s.FinishDelivery(ctx, first[0].ID, later); err != nil {
+		// A renewed lease keeps it.
+		if err := s.RenewLeases(ctx, "test", []int64{first[0].ID, first[1].ID}, t0.Add(10*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RetryDelivery(ctx, first[1].ID, later.Add(time.Minute), "slack is down"); err != nil {
+		if again := claimAll(t, s, t0.Add(5*time.Minute)); len(again) != 0 {
+			t.Fatalf("renewed leases were claimed by another: %+v", again)
+		}
+		later := t0.Add(10 * time.Minute)
+		if err := s.FinishNotice(ctx, first[0], workflow.Change{}); err != nil {
 			t.Fatal(err)
 		}
-		next, _ := s.ClaimDeliveries(ctx, later, time.Minute, 10)
+		if err := s.RetryNotice(ctx, first[1].ID, later.Add(time.Minute), "slack is down", true); err != nil {
+			t.Fatal(err)
+		}
+		next := claimAll(t, s, later)
 		if len(next) != 1 || next[0].RequestID != a.ID || next[0].Kind != workflow.NoticeRefresh {
 			t.Fatalf("after finishing a's head: %+v, want a's refresh only (b backs off)", next)
 		}
-		if err := s.FinishDelivery(ctx, next[0].ID, later); err != nil {
+		if err := s.FinishNotice(ctx, next[0], workflow.Change{}); err != nil {
 			t.Fatal(err)
 		}
-		retried, _ := s.ClaimDeliveries(ctx, later.Add(time.Minute), time.Minute, 10)
+		retried := claimAll(t, s, later.Add(time.Minute))
 		if len(retried) != 1 || retried[0].RequestID != b.ID || retried[0].Attempts != 1 {
 			t.Fatalf("after the back-off: %+v, want b's notice on its second attempt", retried)
+		}
+		// A notice queued while its lane's head is being delivered waits
+		// behind it, and becomes the head when it is finished.
+		if _, err := s.Update(ctx, b.ID, func(*workflow.Request) (workflow.Change, error) {
+			return workflow.Change{Notices: []workflow.NoticeKind{workflow.NoticeRefresh}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if more := claimAll(t, s, later.Add(time.Minute)); len(more) != 0 {
+			t.Fatalf("a notice jumped its lane: %+v", more)
+		}
+		if err := s.FinishNotice(ctx, retried[0], workflow.Change{}); err != nil {
+			t.Fatal(err)
+		}
+		if more := claimAll(t, s, later.Add(time.Minute)); len(more) != 1 || more[0].Kind != workflow.NoticeRefresh {
+			t.Fatalf("after the head finished: %+v, want the refresh", more)
+		}
+	})
+}
+
+func TestLanesAndPrioritiesAreIndependent(t *testing.T) {
+	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
+		ctx := context.Background()
+		r := pending(uuid.NewString())
+		create(t, s, r, workflow.NoticeApprovalRequest, workflow.NoticeToken, workflow.NoticeRefresh, workflow.NoticeExpired, workflow.NoticeProviderRevoke)
+		ds, err := s.ClaimNotices(ctx, t0, time.Minute, workflow.PriorityUrgent, 10, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, d := range ds {
+			kinds = append(kinds, string(d.Kind))
+		}
+		if strings.Join(kinds, ",") != "approval_request,token,provider_revoke" {
+			t.Fatalf("claimed %v, want the head of each lane", kinds)
+		}
+		// Routine notices are claimed on their own; this one waits behind
+		// its lane's head anyway.
+		if rs, _ := s.ClaimNotices(ctx, t0, time.Minute, workflow.PriorityRoutine, 10, "w"); len(rs) != 0 {
+			t.Fatalf("routine claim = %+v, want nothing (expired DM waits behind the token)", rs)
+		}
+		// Announcements go to their own queue, revocations first.
+		other := pending(uuid.NewString())
+		create(t, s, other, workflow.NoticeAnnounceExpired)
+		create(t, s, pending(uuid.NewString()), workflow.NoticeAnnounceRevoked)
+		anns, err := s.ClaimAnnouncements(ctx, t0, time.Minute, 10, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(anns) != 2 || anns[0].Kind != workflow.NoticeAnnounceRevoked || anns[1].RequestID != other.ID {
+			t.Fatalf("announcements = %+v, want the revocation first", anns)
+		}
+		if again, _ := s.ClaimAnnouncements(ctx, t0, time.Minute, 10, "w"); len(again) != 0 {
+			t.Fatalf("leased announcements claimed twice: %+v", again)
+		}
+		if err := s.FinishAnnouncements(ctx, []int64{anns[0].ID, anns[1].ID}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.QueueStats(ctx)
+		if err != nil || st.Announcements != 0 || st.Notices != 5 {
+			t.Fatalf("queue stats %+v, %v; want 5 notices, no announcements", st, err)
+		}
+	})
+}
+
+func TestChannelGatesPaceProcessesTogether(t *testing.T) {
+	each(t, func(t *testing.T, s *storage.Store, reopen func() *storage.Store) {
+		ctx := context.Background()
+		other := reopen()
+		if ok, err := s.GateChannel(ctx, "C0ANNOUNCE", t0, t0.Add(time.Second)); err != nil || !ok {
+			t.Fatalf("first slot: %v %v", ok, err)
+		}
+		if ok, _ := other.GateChannel(ctx, "C0ANNOUNCE", t0.Add(500*time.Millisecond), t0.Add(1500*time.Millisecond)); ok {
+			t.Fatal("two processes took the same slot")
+		}
+		if ok, _ := other.GateChannel(ctx, "C0OTHER", t0, t0.Add(time.Second)); !ok {
+			t.Fatal("another channel's slot was held")
+		}
+		if err := s.DeferChannel(ctx, "C0ANNOUNCE", t0.Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := other.GateChannel(ctx, "C0ANNOUNCE", t0.Add(2*time.Second), t0.Add(3*time.Second)); ok {
+			t.Fatal("a deferred channel was posted to")
+		}
+		if ok, _ := other.GateChannel(ctx, "C0ANNOUNCE", t0.Add(5*time.Second), t0.Add(6*time.Second)); !ok {
+			t.Fatal("the slot after the deferral was not free")
 		}
 	})
 }
@@ -318,8 +415,8 @@ func TestGrantIndexFollowsChangesAndRestarts(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if g, err := s.GrantByTokenHash(ctx, h2); err != nil || g.State != workflow.StateRevoked {
-			t.Fatalf("revoked grant: %+v, %v; want state revoked", g, err)
+		if g, err := s.GrantByTokenHash(ctx, h2); !errors.Is(err, workflow.ErrNotFound) {
+			t.Fatalf("revoked grant: %+v, %v; want ErrNotFound", g, err)
 		}
 	})
 }
@@ -333,7 +430,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		evs, err := s.Events(ctx, r.ID)
-		if err != nil || len(evs) != 2 || evs[1].Action != workflow.ActionApproved || evs[1].Actor != "U0BOB" {
+		if err != nil || len(evs) != 2 || evs[1].Action != workflow.ActionApproved || evs[1].Actor != "U0BOB" || evs[1].Seq != evs[0].Seq+1 || evs[1].PrevHash != evs[0].Hash {
 			t.Fatalf("Events = %+v, %v", evs, err)
 		}
 		for _, q := range []string{"UPDATE audit_events SET actor = 'U0MALLORY'", "DELETE FROM audit_events"} {
@@ -365,7 +462,7 @@ func TestMessagesAreRecordedOnce(t *testing.T) {
 
 func TestSQLitePragmas(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "gatepass.db"))
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2", "busy_timeout": "10000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2", "busy_timeout": "50"} {
 		var got string
 		if err := s.DB().Raw("PRAGMA " + pragma).Scan(&got).Error; err != nil {
 			t.Fatal(err)
@@ -381,57 +478,11 @@ func TestSQLitePragmas(t *testing.T) {
 	}
 }
 
-// A token's hash being stored and the grant being revoked race; whatever
-// order they commit in, the index must agree with the database.
-func TestGrantIndexFollowsCommitOrder(t *testing.T) {
-	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
-		ctx := context.Background()
-		for i := range 150 {
-			r := pending(uuid.NewString())
-			create(t, s, r)
-			if _, err := s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
-				r.State = workflow.StateActive
-				r.Grant = &workflow.Grant{IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-				return workflow.Change{}, nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			h := tokens.HashOf(fmt.Sprintf("gpass_%d", i))
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
-					r.Grant.TokenHash = h
-					return workflow.Change{}, nil
-				})
-			}()
-			go func() {
-				defer wg.Done()
-				s.Update(ctx, r.ID, func(r *workflow.Request) (workflow.Change, error) {
-					r.State = workflow.StateRevoked
-					return workflow.Change{}, nil
-				})
-			}()
-			wg.Wait()
-			if g, err := s.GrantByTokenHash(ctx, h); err == nil && g.State == workflow.StateActive {
-				t.Fatalf("iteration %d: revoked grant active in the index", i)
-			}
-		}
-	})
-}
-
-func TestDeliveryLanesAreIndependent(t *testing.T) {
-	each(t, func(t *testing.T, s *storage.Store, _ func() *storage.Store) {
-		ctx := context.Background()
-		r := pending(uuid.NewString())
-		create(t, s, r, workflow.NoticeApprovalRequest, workflow.NoticeToken, workflow.NoticeRefresh, workflow.NoticeExpired)
-		ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ds) != 2 || ds[0].Kind != workflow.NoticeApprovalRequest || ds[1].Kind != workflow.NoticeToken {
-			t.Fatalf("claimed %+v, want the head of each lane: approval_request and token", ds)
-		}
-	})
+func mustOpenRaw(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

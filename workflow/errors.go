@@ -45,6 +45,9 @@ var (
 	// ErrUndeliverable: a notice can never be delivered (the channel is gone,
 	// the bot was removed, …); retrying is pointless.
 	ErrUndeliverable = errors.New("undeliverable")
+	// ErrBusy: the database could not be written in time (another process
+	// holds it); the caller may try again.
+	ErrBusy = errors.New("database busy")
 )
 
 // Error is a workflow failure: the operation, its kind, a message fit for the
@@ -80,6 +83,9 @@ func KindOf(err error) Kind {
 	if errors.Is(err, ErrNotFound) {
 		return KindNotFound
 	}
+	if errors.Is(err, ErrBusy) {
+		return KindUnavailable
+	}
 	return KindInternal
 }
 
@@ -87,6 +93,9 @@ func KindOf(err error) Kind {
 // outermost *Error that has one, or "" when err carries none (an internal
 // fault, whose details belong in the logs, not in chat).
 func UserMessage(err error) string {
+	if errors.Is(err, ErrBusy) {
+		return "gatepass is busy right now; nothing was changed. Try again in a moment."
+	}
 	for err != nil {
 		if e, ok := err.(*Error); ok && e.Msg != "" && e.Kind != KindInternal {
 			return e.Msg

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -24,6 +26,26 @@ type Policy struct {
 	PendingTimeout    time.Duration
 	IntrospectionKeys []tokens.Client
 	Resources         map[string]*Resource
+
+	// TicketURL links tickets: "{ticket}" is replaced by the URL-escaped
+	// ticket. Resources may override it. Empty: tickets are plain text.
+	TicketURL string
+	// WarnBefore: a grant longer than this is announced to its requester
+	// this long before it expires, with an offer to extend (0: never).
+	WarnBefore time.Duration
+	// PendingReminder: approvers are reminded once of a request still
+	// pending this long after it was made (0: never).
+	PendingReminder time.Duration
+	// ReviewReminder: approvers are reminded of an unreviewed break-glass
+	// grant at this interval until someone reviews it (0: never).
+	ReviewReminder time.Duration
+	// Retention: ended requests older than this are pruned, with the
+	// oldest part of the audit log (0: keep everything).
+	Retention time.Duration
+	// TokenDeliveryTimeout: a grant whose token has not reached its
+	// requester this long after it was issued ends as failed, so no grant
+	// stays live with a token nobody holds.
+	TokenDeliveryTimeout time.Duration
 }
 
 // Resource is something access can be granted to, such as a database.
@@ -32,8 +54,31 @@ type Resource struct {
 	Description   string
 	Approvers     []string // Slack user IDs (U…, W…) and user-group IDs (S…)
 	TicketPattern *regexp.Regexp
+	TicketURL     string // overrides the policy's
 	BreakGlass    bool
-	Levels        map[string]Level
+	// BreakGlassUsers may break glass here (user IDs and user-group IDs);
+	// empty: anyone.
+	BreakGlassUsers []string
+	// BreakGlassMaxDuration bounds break-glass grants (0: the level's
+	// max_duration).
+	BreakGlassMaxDuration time.Duration
+	Levels                map[string]Level
+	// Provider hands out a real credential with each grant; nil: the
+	// gatepass token alone.
+	Provider *ProviderConfig
+}
+
+// TicketLink returns the URL of a ticket, or "" when the resource has no
+// ticket_url.
+func (p *Policy) TicketLink(resource, ticket string) string {
+	tmpl := p.TicketURL
+	if r, ok := p.Resources[resource]; ok && r.TicketURL != "" {
+		tmpl = r.TicketURL
+	}
+	if tmpl == "" || ticket == "" {
+		return ""
+	}
+	return strings.ReplaceAll(tmpl, "{ticket}", url.PathEscape(ticket))
 }
 
 // Level is one kind of access to a resource, such as read or write.
@@ -41,12 +86,19 @@ type Level struct {
 	Name        string
 	MaxDuration time.Duration
 	Approvals   int // distinct approvers needed
+	// Roles are the database roles a postgres provider grants.
+	Roles []string
+	// Methods are the HTTP methods an http_proxy provider lets through.
+	Methods []string
 }
 
 // Policy defaults.
 const (
-	DefaultMinDuration    = time.Minute
-	DefaultPendingTimeout = 30 * time.Minute
+	DefaultMinDuration          = time.Minute
+	DefaultPendingTimeout       = 30 * time.Minute
+	DefaultWarnBefore           = 5 * time.Minute
+	DefaultReviewReminder       = 4 * time.Hour
+	DefaultTokenDeliveryTimeout = 10 * time.Minute
 )
 
 // ResourceNames returns the resources' names, sorted.
@@ -71,7 +123,8 @@ func (r *Resource) LevelNames() []string {
 
 // reservedNames are words the /access command uses; no resource may take them.
 // They are every word ParseCommand (in package bot) treats as a command.
-var reservedNames = []string{"help", "usage", "list", "ls", "revoke", "break-glass", "breakglass", "break_glass"}
+var reservedNames = []string{"help", "usage", "list", "ls", "revoke", "break-glass", "breakglass", "break_glass",
+	"cancel", "extend", "reviews", "history", "audit"}
 
 var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -199,6 +252,35 @@ func (pp *policyParser) duration(n *yaml.Node, key string) (time.Duration, bool)
 	return d, true
 }
 
+// interval reads a duration that may be 0 (a feature turned off).
+func (pp *policyParser) interval(n *yaml.Node, key string) (time.Duration, bool) {
+	s, ok := pp.str(n, key)
+	if !ok {
+		return 0, false
+	}
+	if s == "0" || s == "0s" || s == "0m" || s == "0h" || s == "0d" {
+		return 0, true
+	}
+	return pp.duration(n, key)
+}
+
+func (pp *policyParser) ticketURL(n *yaml.Node, key string) string {
+	s, ok := pp.str(n, key)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(strings.ReplaceAll(s, "{ticket}", "T"))
+	switch {
+	case !strings.Contains(s, "{ticket}"):
+		pp.fail(n, key, "must contain {ticket}, where the ticket goes, as in https://tracker.example/browse/{ticket}")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		pp.fail(n, key, "must be an http:// or https:// URL, got %q", s)
+	default:
+		return s
+	}
+	return ""
+}
+
 func (pp *policyParser) boolean(n *yaml.Node, key string) (bool, bool) {
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
@@ -209,7 +291,9 @@ func (pp *policyParser) boolean(n *yaml.Node, key string) (bool, bool) {
 }
 
 func (pp *policyParser) parse(doc *yaml.Node) *Policy {
-	p := &Policy{MinDuration: DefaultMinDuration, PendingTimeout: DefaultPendingTimeout, Resources: map[string]*Resource{}}
+	p := &Policy{MinDuration: DefaultMinDuration, PendingTimeout: DefaultPendingTimeout, Resources: map[string]*Resource{},
+		WarnBefore: DefaultWarnBefore, ReviewReminder: DefaultReviewReminder, TokenDeliveryTimeout: DefaultTokenDeliveryTimeout}
+	reminderSet := false
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		pp.fail(nil, "approver_channel", "missing (the file is empty)")
 		return p
@@ -233,6 +317,28 @@ func (pp *policyParser) parse(doc *yaml.Node) *Policy {
 			}
 		case "introspection_keys":
 			p.IntrospectionKeys = pp.keys(v, k.Value)
+		case "ticket_url":
+			p.TicketURL = pp.ticketURL(v, k.Value)
+		case "warn_before":
+			if d, ok := pp.interval(v, k.Value); ok {
+				p.WarnBefore = d
+			}
+		case "pending_reminder":
+			if d, ok := pp.interval(v, k.Value); ok {
+				p.PendingReminder, reminderSet = d, true
+			}
+		case "review_reminder":
+			if d, ok := pp.interval(v, k.Value); ok {
+				p.ReviewReminder = d
+			}
+		case "retention":
+			if d, ok := pp.interval(v, k.Value); ok {
+				p.Retention = d
+			}
+		case "token_delivery_timeout":
+			if d, ok := pp.duration(v, k.Value); ok {
+				p.TokenDeliveryTimeout = d
+			}
 		case "resources":
 			resourcesNode = v
 		default:
@@ -246,6 +352,9 @@ func (pp *policyParser) parse(doc *yaml.Node) *Policy {
 	}
 	if p.AnnounceChannel == "" {
 		p.AnnounceChannel = p.ApproverChannel
+	}
+	if !reminderSet {
+		p.PendingReminder = p.PendingTimeout / 2
 	}
 	if resourcesNode == nil {
 		pp.fail(doc.Content[0], "resources", "missing: name at least one resource")
@@ -361,6 +470,21 @@ func (pp *policyParser) resource(k, v *yaml.Node, minDuration time.Duration) *Re
 			r.TicketPattern = re
 		case "break_glass":
 			r.BreakGlass, _ = pp.boolean(fv, fkey)
+		case "break_glass_users":
+			r.BreakGlassUsers = pp.approvers(fv, fkey)
+		case "break_glass_max_duration":
+			if d, good := pp.duration(fv, fkey); good {
+				r.BreakGlassMaxDuration = d
+			} else {
+				ok = false
+			}
+		case "ticket_url":
+			r.TicketURL = pp.ticketURL(fv, fkey)
+		case "provider":
+			r.Provider = pp.provider(fv, fkey)
+			if r.Provider == nil {
+				ok = false
+			}
 		case "levels":
 			levelsNode = fv
 		default:
@@ -381,7 +505,7 @@ func (pp *policyParser) resource(k, v *yaml.Node, minDuration time.Duration) *Re
 	}
 	lkey := join(key, "levels")
 	for _, kv := range pp.pairs(levelsNode, lkey) {
-		l, good := pp.level(kv[0], kv[1], lkey, minDuration, r.Approvers)
+		l, good := pp.level(kv[0], kv[1], lkey, minDuration, r.Approvers, r.Provider)
 		if good {
 			r.Levels[l.Name] = l
 		} else {
@@ -423,7 +547,7 @@ func (pp *policyParser) approvers(n *yaml.Node, key string) []string {
 	return out
 }
 
-func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.Duration, approvers []string) (Level, bool) {
+func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.Duration, approvers []string, prov *ProviderConfig) (Level, bool) {
 	key := join(parent, k.Value)
 	l := Level{Name: k.Value, Approvals: 1}
 	ok := true
@@ -484,8 +608,25 @@ func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.D
 				continue
 			}
 			l.Approvals = n
+		case "roles":
+			if prov == nil || prov.Kind != ProviderPostgres {
+				pp.fail(fk, fkey, "roles apply only to a resource with a postgres provider")
+				ok = false
+				continue
+			}
+			l.Roles = pp.names(fv, fkey, roleRE, "PostgreSQL role names (letters, digits, '_', at most 63)")
+		case "methods":
+			if prov == nil || prov.Kind != ProviderHTTPProxy {
+				pp.fail(fk, fkey, "methods apply only to a resource with an http_proxy provider")
+				ok = false
+				continue
+			}
+			l.Methods = pp.names(fv, fkey, methodRE, "HTTP methods such as GET, HEAD, POST")
+			for i, m := range l.Methods {
+				l.Methods[i] = strings.ToUpper(m)
+			}
 		default:
-			pp.fail(fk, fkey, "unknown level key; a level has max_duration and approvals")
+			pp.fail(fk, fkey, "unknown level key; a level has max_duration and approvals (and roles or methods, for providers)")
 			ok = false
 		}
 	}
@@ -493,5 +634,133 @@ func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.D
 		pp.fail(v, join(key, "max_duration"), "missing: how long a grant of this level may last, such as 1h")
 		ok = false
 	}
+	if ok && prov != nil && prov.Kind == ProviderPostgres && len(l.Roles) == 0 {
+		pp.fail(v, join(key, "roles"), "missing: the database roles a grant of this level joins, such as [app_read]")
+		ok = false
+	}
+	if ok && prov != nil && prov.Kind == ProviderHTTPProxy && len(l.Methods) == 0 {
+		l.Methods = []string{"GET", "HEAD"}
+	}
 	return l, ok
+}
+
+var (
+	roleRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	methodRE   = regexp.MustCompile(`^[A-Za-z]{1,16}$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+// names reads a list of names matching re.
+func (pp *policyParser) names(n *yaml.Node, key string, re *regexp.Regexp, what string) []string {
+	if n.Kind != yaml.SequenceNode {
+		pp.fail(n, key, "must be a list of %s, got %s", what, describe(n))
+		return nil
+	}
+	var out []string
+	for i, item := range n.Content {
+		ikey := fmt.Sprintf("%s[%d]", key, i)
+		s, ok := pp.str(item, ikey)
+		if !ok {
+			continue
+		}
+		if !re.MatchString(s) {
+			pp.fail(item, ikey, "%q is not one of %s", s, what)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// provider reads a resource's provider block: exactly one of postgres,
+// http_proxy or webhook.
+func (pp *policyParser) provider(n *yaml.Node, key string) *ProviderConfig {
+	kvs := pp.pairs(n, key)
+	if len(kvs) != 1 {
+		if len(kvs) > 1 || n.Kind == yaml.MappingNode {
+			pp.fail(n, key, "name exactly one provider: postgres, http_proxy or webhook")
+		}
+		return nil
+	}
+	k, v := kvs[0][0], kvs[0][1]
+	pkey := join(key, k.Value)
+	before := len(pp.errs)
+	fields := map[string]*yaml.Node{}
+	for _, kv := range pp.pairs(v, pkey) {
+		fields[kv[0].Value] = kv[1]
+	}
+	get := func(name string, required bool) string {
+		f, ok := fields[name]
+		if !ok {
+			if required {
+				pp.fail(v, join(pkey, name), "missing")
+			}
+			return ""
+		}
+		delete(fields, name)
+		s, _ := pp.str(f, join(pkey, name))
+		return s
+	}
+	httpURL := func(name, s string) {
+		if u, err := url.Parse(s); s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			pp.fail(v, join(pkey, name), "must be an http:// or https:// URL, got %q", s)
+		}
+	}
+	envName := func(name, s string) {
+		if s != "" && !envNameRE.MatchString(s) {
+			pp.fail(v, join(pkey, name), "must name an environment variable, got %q", s)
+		}
+	}
+	cfg := &ProviderConfig{Kind: k.Value}
+	switch k.Value {
+	case ProviderPostgres:
+		c := &PostgresConfig{AdminDSNEnv: get("admin_dsn_env", true), Connect: get("connect", true)}
+		envName("admin_dsn_env", c.AdminDSNEnv)
+		if c.Connect != "" {
+			if !strings.HasPrefix(c.Connect, "postgres://") && !strings.HasPrefix(c.Connect, "postgresql://") {
+				pp.fail(v, join(pkey, "connect"), "must be a postgres:// URL, got %q", c.Connect)
+			} else if !strings.Contains(c.Connect, "{user}") || !strings.Contains(c.Connect, "{password}") {
+				pp.fail(v, join(pkey, "connect"), "must contain {user} and {password}, where the grant's role and password go")
+			}
+		}
+		cfg.Postgres = c
+	case ProviderHTTPProxy:
+		c := &HTTPProxyConfig{Listen: get("listen", true), Upstream: get("upstream", true), UpstreamHeaders: map[string]string{}}
+		if c.Listen != "" {
+			if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+				pp.fail(v, join(pkey, "listen"), "must be host:port, such as 127.0.0.1:9001, got %q", c.Listen)
+			}
+		}
+		httpURL("upstream", c.Upstream)
+		if h, ok := fields["upstream_headers"]; ok {
+			delete(fields, "upstream_headers")
+			for _, kv := range pp.pairs(h, join(pkey, "upstream_headers")) {
+				hk := join(pkey, "upstream_headers."+kv[0].Value)
+				if !headerName.MatchString(kv[0].Value) {
+					pp.fail(kv[0], hk, "not an HTTP header name")
+					continue
+				}
+				if s, ok := pp.str(kv[1], hk); ok {
+					c.UpstreamHeaders[kv[0].Value] = s
+				}
+			}
+		}
+		cfg.HTTPProxy = c
+	case ProviderWebhook:
+		c := &WebhookConfig{URL: get("url", true), SecretEnv: get("secret_env", true)}
+		httpURL("url", c.URL)
+		envName("secret_env", c.SecretEnv)
+		cfg.Webhook = c
+	default:
+		pp.fail(k, pkey, "unknown provider; gatepass has postgres, http_proxy and webhook")
+		return nil
+	}
+	for name, f := range fields {
+		pp.fail(f, join(pkey, name), "unknown key")
+	}
+	if len(pp.errs) > before {
+		return nil
+	}
+	return cfg
 }

@@ -55,6 +55,18 @@ func (r *recorder) Notify(_ context.Context, n workflow.Notice) ([]workflow.Mess
 	return nil, nil
 }
 
+// Announce records each announced notice like a notice of its own.
+func (r *recorder) Announce(_ context.Context, _ string, ns []workflow.Notice) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if errs := r.fail[workflow.NoticeAnnounceExpired]; len(errs) > 0 {
+		r.fail[workflow.NoticeAnnounceExpired] = errs[1:]
+		return errs[0]
+	}
+	r.notices = append(r.notices, ns...)
+	return nil
+}
+
 func (r *recorder) kinds(id string) []workflow.NoticeKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -132,6 +144,18 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// restart returns a second service over the same store and clock, as a
+// restarted process (or another replica) would be: it holds no secret of
+// the first.
+func (f *fixture) restart(t *testing.T) *workflow.Service {
+	t.Helper()
+	svc, err := workflow.New(workflow.Config{Policy: f.svc.Policy(), Store: f.store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 func (f *fixture) submit(t *testing.T, level string, d time.Duration) workflow.Request {
@@ -323,8 +347,10 @@ func TestPendingTimeout(t *testing.T) {
 	}
 	f.deliver(t)
 	got := f.rec.kinds(r.ID)
-	if ch, dm := inLane(got, workflow.LaneChannel), inLane(got, workflow.LaneDM); !slices.Equal(ch, []workflow.NoticeKind{workflow.NoticeApprovalRequest, workflow.NoticeRefresh}) || !slices.Equal(dm, []workflow.NoticeKind{workflow.NoticeTimedOut}) {
-		t.Fatalf("notices %v: want the approval message posted then refreshed, and the requester told", got)
+	// Half-way (pending_reminder defaults to half of pending_timeout) the
+	// approvers were reminded once.
+	if ch, dm := inLane(got, workflow.LaneChannel), inLane(got, workflow.LaneDM); !slices.Equal(ch, []workflow.NoticeKind{workflow.NoticeApprovalRequest, workflow.NoticeReminder, workflow.NoticeRefreshLater}) || !slices.Equal(dm, []workflow.NoticeKind{workflow.NoticeTimedOut}) {
+		t.Fatalf("notices %v: want the approval message posted, a reminder, then refreshed, and the requester told", got)
 	}
 }
 
@@ -384,7 +410,11 @@ func TestBreakGlassAndReview(t *testing.T) {
 	}
 }
 
-func TestDeliveryRetriesRotateTheTokenAndGiveUpOnPermanentFailures(t *testing.T) {
+// A token DM that fails is retried with the same token while this process
+// holds its text (a DM Slack accepted late shows a token that works);
+// a process that never held it (a restart, another replica) mints a new
+// one, which ends the old one.
+func TestDeliveryRetriesKeepTheTokenAndGiveUpOnPermanentFailures(t *testing.T) {
 	f := newFixture(t)
 	r := f.submit(t, "read", time.Hour)
 	f.rec.fail[workflow.NoticeToken] = []error{errors.New("slack 503")}
@@ -409,14 +439,46 @@ func TestDeliveryRetriesRotateTheTokenAndGiveUpOnPermanentFailures(t *testing.T)
 		t.Fatalf("tokens after retry: %d", len(toks))
 	}
 	got, _ = f.svc.Get(f.ctx, r.ID)
-	if got.Grant.TokenHash == failedHash || got.Grant.DeliveredAt.IsZero() {
-		t.Fatal("the retry did not mint a fresh token")
+	if got.Grant.TokenHash != failedHash || got.Grant.DeliveredAt.IsZero() {
+		t.Fatal("the retry minted a new token though this process still held the first")
 	}
 	if _, ok, _ := f.svc.LookupToken(f.ctx, toks[0]); !ok {
 		t.Fatal("delivered token inactive")
 	}
 
+	// After a restart the text is gone: the retry mints a new token, and
+	// the one whose delivery was in doubt stops working.
+	r2 := f.submit(t, "write", time.Hour)
+	f.rec.fail[workflow.NoticeToken] = []error{errors.New("timeout: did Slack get it?")}
+	f.svc.Approve(f.ctx, r2.ID, "U0BOB")
+	f.svc.Approve(f.ctx, r2.ID, "U0CAROL")
+	f.deliver(t)
+	doubtful, _ := f.svc.Get(f.ctx, r2.ID)
+	restarted := f.restart(t)
+	f.clock.Advance(2 * time.Second)
+	if _, err := restarted.DeliverDue(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.svc.Get(f.ctx, r2.ID)
+	if after.Grant.TokenHash == doubtful.Grant.TokenHash || after.Grant.DeliveredAt.IsZero() {
+		t.Fatal("after a restart the retry did not replace the token in doubt")
+	}
+	if toks := f.rec.tokens(r2.ID); len(toks) != 1 {
+		t.Fatalf("tokens sent: %d, want the new one", len(toks))
+	}
+	evs, _ := f.svc.Events(f.ctx, r2.ID)
+	minted := 0
+	for _, e := range evs {
+		if e.Action == workflow.ActionTokenMinted {
+			minted++
+		}
+	}
+	if minted != 2 {
+		t.Fatalf("%d tokens minted, want 2 (one replaced)", minted)
+	}
+
 	// A permanent failure is abandoned, and the audit log says so.
+	f.svc.Revoke(f.ctx, r.ID, "U0ALICE") // alice may ask for read again
 	d := f.submit(t, "read", time.Hour)
 	f.rec.fail[workflow.NoticeDenied] = []error{fmt.Errorf("post: %w", workflow.ErrUndeliverable)}
 	f.svc.Deny(f.ctx, d.ID, "U0BOB")
@@ -426,9 +488,13 @@ func TestDeliveryRetriesRotateTheTokenAndGiveUpOnPermanentFailures(t *testing.T)
 	if slices.Contains(f.rec.kinds(d.ID), workflow.NoticeDenied) {
 		t.Fatal("an undeliverable notice was retried")
 	}
-	evs, _ := f.svc.Events(f.ctx, d.ID)
+	evs, _ = f.svc.Events(f.ctx, d.ID)
 	if last := evs[len(evs)-1]; last.Action != workflow.ActionNoticeLost {
 		t.Fatalf("last event %+v, want %s", last, workflow.ActionNoticeLost)
+	}
+	// ... and the approvers are told.
+	if k := f.rec.kinds(d.ID); !slices.Contains(k, workflow.NoticeUndeliverable) {
+		t.Fatalf("notices %v: the approvers were not told of the undeliverable notice", k)
 	}
 }
 

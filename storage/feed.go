@@ -1,0 +1,319 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The change feed: every state change appends audit events, numbered
+// without gaps in commit order (see appendChain), so a process that has
+// applied every event up to seq N knows that any change it has not seen
+// has a higher number. Following the feed is reading the events after the
+// last one seen and re-reading the grants they name; a grant row carries
+// its version, so applying it again, or late, is harmless.
+//
+// How soon a process hears of another's change:
+//   - on PostgreSQL, a NOTIFY sent by the changing transaction wakes every
+//     listener when it commits (milliseconds); a poll every second covers
+//     a lost connection;
+//   - on SQLite, a poll every 200 ms (one indexed query);
+//   - and before refusing a token it does not know, a process always
+//     catches up first, so a token issued anywhere is never refused.
+//
+// A full comparison of the index with the database every few minutes
+// guards against anything the feed could miss.
+type feed struct {
+	s       *Store
+	channel string // PostgreSQL NOTIFY channel
+
+	pullMu sync.Mutex // one pull at a time
+	seen   int64      // last event applied (under pullMu)
+
+	roundMu sync.Mutex
+	cur     *catchUpRound // running
+	next    *catchUpRound // waiting to run after cur
+}
+
+type catchUpRound struct {
+	done chan struct{}
+	err  error
+}
+
+// Feed tuning.
+const (
+	sqlitePoll     = 200 * time.Millisecond
+	postgresPoll   = time.Second
+	reconcileEvery = 5 * time.Minute
+	pruneEvery     = time.Minute
+	feedPage       = 2000
+	loadPage       = 5000
+)
+
+func newFeed(s *Store) *feed { return &feed{s: s} }
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// load fills the index with the live grants, reading them a page at a
+// time in key order (an index serves it, so it costs what is live, not
+// what is stored), and remembers where the feed starts.
+func (f *feed) load(ctx context.Context) error {
+	db := f.s.db.WithContext(ctx)
+	if f.s.postgres {
+		var schema string
+		if err := db.Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
+			return fmt.Errorf("load live grants: %w", err)
+		}
+		f.channel = "gatepass_feed_" + nonIdent.ReplaceAllString(strings.ToLower(schema), "_")
+		if len(f.channel) > 63 { // PostgreSQL's identifier limit
+			f.channel = f.channel[:63]
+		}
+	}
+	// Start the feed where the log ends now: every change after this is
+	// in the feed, and the load below sees at least everything before.
+	seq, _, err := f.s.AuditTip(ctx)
+	if err != nil {
+		return err
+	}
+	last := ""
+	for {
+		var rows []grantRow
+		err := db.Raw(`SELECT * FROM grants WHERE state = 'active' AND request_id > ? ORDER BY request_id LIMIT ?`, last, loadPage).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("load live grants: %w", err)
+		}
+		f.s.index.mu.Lock()
+		for i := range rows {
+			f.s.index.applyLocked(entryOf(&rows[i]))
+		}
+		f.s.index.mu.Unlock()
+		if len(rows) < loadPage {
+			break
+		}
+		last = rows[len(rows)-1].RequestID
+	}
+	f.pullMu.Lock()
+	f.seen = seq
+	f.pullMu.Unlock()
+	return nil
+}
+
+// catchUp returns once the index reflects every change committed before
+// it was called. Concurrent callers share the work: each waits for a pull
+// that starts after it asked.
+func (f *feed) catchUp(ctx context.Context) error {
+	f.roundMu.Lock()
+	var r *catchUpRound
+	if f.cur == nil {
+		f.cur = &catchUpRound{done: make(chan struct{})}
+		r = f.cur
+		go f.run(r)
+	} else {
+		if f.next == nil {
+			f.next = &catchUpRound{done: make(chan struct{})}
+		}
+		r = f.next
+	}
+	f.roundMu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *feed) run(r *catchUpRound) {
+	for r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, r.err = f.pull(ctx)
+		cancel()
+		close(r.done)
+		f.roundMu.Lock()
+		f.cur, f.next = f.next, nil
+		r = f.cur
+		f.roundMu.Unlock()
+	}
+}
+
+// pull applies every event after the last one seen and reports how many
+// there were.
+func (f *feed) pull(ctx context.Context) (int, error) {
+	f.pullMu.Lock()
+	defer f.pullMu.Unlock()
+	db := f.s.db.WithContext(ctx)
+	total := 0
+	for {
+		var evs []struct {
+			Seq       int64
+			RequestID string
+		}
+		if err := db.Raw(`SELECT seq, request_id FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, f.seen, feedPage).Scan(&evs).Error; err != nil {
+			return total, fmt.Errorf("follow changes after %d: %w", f.seen, err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		seen := map[string]bool{}
+		var ids []string
+		for _, e := range evs {
+			if e.RequestID != "" && !seen[e.RequestID] {
+				seen[e.RequestID] = true
+				ids = append(ids, e.RequestID)
+			}
+		}
+		if err := f.refresh(ctx, ids); err != nil {
+			return total, err
+		}
+		f.seen = evs[len(evs)-1].Seq
+		total += len(evs)
+		if len(evs) < feedPage {
+			break
+		}
+	}
+	if total > 0 {
+		f.s.changed()
+	}
+	return total, nil
+}
+
+// refresh re-reads the grants of the given requests into the index.
+func (f *feed) refresh(ctx context.Context, ids []string) error {
+	db := f.s.db.WithContext(ctx)
+	for start := 0; start < len(ids); start += 500 {
+		var rows []grantRow
+		if err := db.Where("request_id IN ?", ids[start:min(start+500, len(ids))]).Find(&rows).Error; err != nil {
+			return fmt.Errorf("re-read changed grants: %w", err)
+		}
+		f.s.index.mu.Lock()
+		for i := range rows {
+			f.s.index.applyLocked(entryOf(&rows[i]))
+		}
+		f.s.index.mu.Unlock()
+	}
+	return nil
+}
+
+// reconcile compares the index with the database: every grant the index
+// holds as live is re-read, and every live grant in the database is
+// applied, so nothing the feed might have missed survives it.
+func (f *feed) reconcile(ctx context.Context) error {
+	ix := f.s.index
+	ix.mu.RLock()
+	var live []string
+	for id, e := range ix.byID {
+		if e.active {
+			live = append(live, id)
+		}
+	}
+	ix.mu.RUnlock()
+	if err := f.refresh(ctx, live); err != nil {
+		return err
+	}
+	last := ""
+	for {
+		var rows []grantRow
+		err := f.s.db.WithContext(ctx).Raw(`SELECT * FROM grants WHERE state = 'active' AND request_id > ? ORDER BY request_id LIMIT ?`, last, loadPage).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("reconcile live grants: %w", err)
+		}
+		ix.mu.Lock()
+		for i := range rows {
+			ix.applyLocked(entryOf(&rows[i]))
+		}
+		ix.mu.Unlock()
+		if len(rows) < loadPage {
+			return nil
+		}
+		last = rows[len(rows)-1].RequestID
+	}
+}
+
+// Follow keeps this process's grant index current with changes other
+// processes commit, until ctx ends. Run it once per Store, beside serve.
+func (s *Store) Follow(ctx context.Context) error {
+	poll := sqlitePoll
+	wake := make(chan struct{}, 1)
+	if s.postgres {
+		poll = postgresPoll
+		go s.listen(ctx, wake)
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
+	reconcile := time.NewTicker(reconcileEvery)
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-wake:
+		case <-prune.C:
+			s.index.prune(time.Now().Add(-time.Minute))
+			continue
+		case <-reconcile.C:
+			if err := s.feed.reconcile(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("compare the grant index with the database", "err", err)
+			}
+			continue
+		}
+		if err := s.feed.catchUp(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("follow changes from other processes", "err", err)
+		}
+	}
+}
+
+// listen waits for NOTIFY from other processes' commits and wakes Follow,
+// reconnecting with backoff when the connection drops.
+func (s *Store) listen(ctx context.Context, wake chan<- struct{}) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("change notifications from PostgreSQL interrupted; polling every second meanwhile", "err", redactURLError(err), "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, wake chan<- struct{}) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.feed.channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Anything committed before LISTEN took effect is caught by this.
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// CatchUp applies every change committed so far by any process. Follow
+// does this continuously; tests and tools call it to be sure.
+func (s *Store) CatchUp(ctx context.Context) error { return s.feed.catchUp(ctx) }

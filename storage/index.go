@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatepass/gatepass/tokens"
+	"github.com/gatepass/gatepass/workflow"
+)
+
+// The grant index answers introspection from memory. It mirrors every
+// active grant that has a token, by the token's hash.
+//
+// It is fed from three places: the load at Open, every change this
+// process commits (applied after the commit and before the change's
+// caller hears of it), and the change feed, which brings changes other
+// processes commit (feed.go). Whatever the order these arrive in, an entry
+// never goes back to an older state: each carries the request's version,
+// and an entry older than the one held is ignored. Entries of grants that
+// ended stay as tombstones until their expiry has passed, so a late copy
+// of the grant as it was while active can never bring its token back.
+//
+// A hash the index does not hold is refused after the feed has caught up
+// with every change committed before the question was asked; the answer
+// is then remembered in a bounded negative cache, so dead and unknown
+// tokens are answered from memory too. A grant the feed brings in later
+// removes its hash from that cache.
+type grantIndex struct {
+	mu     sync.RWMutex
+	byHash map[tokens.Hash]*indexEntry
+	byID   map[string]*indexEntry
+	neg    negativeCache
+}
+
+type indexEntry struct {
+	info    workflow.GrantInfo
+	hash    tokens.Hash // zero when no token was minted
+	version int
+	active  bool
+}
+
+func newGrantIndex() *grantIndex {
+	return &grantIndex{
+		byHash: map[tokens.Hash]*indexEntry{},
+		byID:   map[string]*indexEntry{},
+		neg:    newNegativeCache(negativeCacheSize),
+	}
+}
+
+// applyRequest records a request as committed.
+func (ix *grantIndex) applyRequest(r *workflow.Request) {
+	if r.Grant == nil {
+		return
+	}
+	g := toGrantRow(r)
+	ix.apply(entryOf(&g))
+}
+
+func entryOf(g *grantRow) indexEntry {
+	e := indexEntry{info: grantInfo(g), version: g.Version, active: g.State == string(workflow.StateActive)}
+	if g.TokenHash != nil {
+		if h, err := tokens.ParseHash(*g.TokenHash); err == nil {
+			e.hash = h
+		}
+	}
+	return e
+}
+
+// apply records a grant's state at a version; older versions are ignored.
+func (ix *grantIndex) apply(e indexEntry) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.applyLocked(e)
+}
+
+func (ix *grantIndex) applyLocked(e indexEntry) {
+	id := e.info.RequestID
+	old := ix.byID[id]
+	if old != nil && e.version <= old.version {
+		return
+	}
+	if old != nil && old.hash != (tokens.Hash{}) && ix.byHash[old.hash] == old {
+		delete(ix.byHash, old.hash)
+	}
+	entry := &e
+	ix.byID[id] = entry
+	if e.active && e.hash != (tokens.Hash{}) {
+		ix.byHash[e.hash] = entry
+		ix.neg.remove(e.hash)
+	}
+}
+
+// get returns the grant of an active token's hash, if the index holds it.
+func (ix *grantIndex) get(h tokens.Hash) (workflow.GrantInfo, bool) {
+	ix.mu.RLock()
+	e, ok := ix.byHash[h]
+	var info workflow.GrantInfo
+	if ok {
+		info = e.info
+	}
+	ix.mu.RUnlock()
+	return info, ok
+}
+
+// knownDead reports whether h was refused before and nothing since has
+// made it live.
+func (ix *grantIndex) knownDead(h tokens.Hash) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.neg.has(h)
+}
+
+// settle looks h up once more after the feed caught up and, if it is still
+// unknown, remembers that, atomically with respect to apply.
+func (ix *grantIndex) settle(h tokens.Hash) (workflow.GrantInfo, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if e, ok := ix.byHash[h]; ok {
+		return e.info, true
+	}
+	ix.neg.add(h)
+	return workflow.GrantInfo{}, false
+}
+
+// prune forgets tombstones whose expiry passed before cutoff: their tokens
+// are refused by the expiry check whatever the index holds.
+func (ix *grantIndex) prune(cutoff time.Time) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for id, e := range ix.byID {
+		if !e.active && e.info.ExpiresAt.Before(cutoff) {
+			delete(ix.byID, id)
+		}
+	}
+}
+
+// size reports the number of live grants the index holds and tombstones.
+func (ix *grantIndex) size() (live, dead int) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byHash), len(ix.byID) - len(ix.byHash)
+}
+
+// negativeCacheSize bounds the hashes remembered as refused: two
+// generations of at most this many each.
+const negativeCacheSize = 50_000
+
+// negativeCache remembers refused hashes in two generations: when the
+// young one is full it becomes the old one and the old one is dropped, so
+// memory stays bounded and recently refused hashes are kept.
+type negativeCache struct {
+	young, old map[tokens.Hash]struct{}
+	max        int
+}
+
+func newNegativeCache(max int) negativeCache {
+	return negativeCache{young: map[tokens.Hash]struct{}{}, old: map[tokens.Hash]struct{}{}, max: max}
+}
+
+func (c *negativeCache) has(h tokens.Hash) bool {
+	if _, ok := c.young[h]; ok {
+		return true
+	}
+	_, ok := c.old[h]
+	return ok
+}
+
+func (c *negativeCache) add(h tokens.Hash) {
+	if len(c.young) >= c.max {
+		c.old, c.young = c.young, make(map[tokens.Hash]struct{}, c.max/4)
+	}
+	c.young[h] = struct{}{}
+}
+
+func (c *negativeCache) remove(h tokens.Hash) {
+	delete(c.young, h)
+	delete(c.old, h)
+}
+
+// GrantByTokenHash finds the active grant whose current token has hash h:
+// from memory when the index holds it or knows it to be dead; otherwise
+// after catching up with the change feed, so a token another process has
+// just issued is found.
+func (s *Store) GrantByTokenHash(ctx context.Context, h tokens.Hash) (workflow.GrantInfo, error) {
+	if g, ok := s.index.get(h); ok {
+		return g, nil
+	}
+	if s.index.knownDead(h) {
+		return workflow.GrantInfo{}, workflow.ErrNotFound
+	}
+	if err := s.feed.catchUp(ctx); err != nil {
+		return workflow.GrantInfo{}, fmt.Errorf("grant by token: %w", err)
+	}
+	if g, ok := s.index.settle(h); ok {
+		return g, nil
+	}
+	return workflow.GrantInfo{}, workflow.ErrNotFound
+}
+
+// IndexSize reports how many live grants this process holds in memory.
+func (s *Store) IndexSize() int {
+	live, _ := s.index.size()
+	return live
+}
