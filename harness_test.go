@@ -100,6 +100,7 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	env      map[string]string // more environment for serve
 	policy   string
 	socket   bool // Slack over Socket Mode instead of HTTP
 	clock    workflow.Clock
@@ -139,6 +140,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	if o.postgres {
 		h.env["GATEPASS_DB"] = postgresURL(t)
+	}
+	for k, v := range o.env {
+		h.env[k] = v
 	}
 	if o.socket {
 		h.env["SLACK_APP_TOKEN"] = "xapp-e2e"

@@ -64,6 +64,12 @@ func ClientName(ctx context.Context) string {
 	return ""
 }
 
+// WithClientName returns ctx carrying name as the introspection client's,
+// as the handler does for an authenticated request.
+func WithClientName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, clientKey{}, &name)
+}
+
 // Introspector is an http.Handler for RFC 7662 token introspection.
 //
 // A request is a POST whose body is application/x-www-form-urlencoded (media

@@ -98,7 +98,7 @@ func (s *Service) announce(ctx context.Context, channel string, anns []Announcem
 	for _, r := range rs {
 		byID[r.ID] = r
 	}
-	uses, err := s.store.Uses(bctx, reqIDs)
+	uses, err := s.usesOf(bctx, reqIDs)
 	if err != nil {
 		s.log.Warn("read token use for announcements", "err", err)
 	}

@@ -257,7 +257,7 @@ func (s *Service) deliver(ctx context.Context, d Delivery) (Change, error) {
 	}
 	n := Notice{Kind: d.Kind, Request: r, Detail: d.Detail}
 	if d.Kind == NoticeExpired || d.Kind == NoticeRevoked {
-		if u, err := s.store.Uses(ctx, []string{r.ID}); err == nil {
+		if u, err := s.usesOf(ctx, []string{r.ID}); err == nil {
 			n.Uses = u[r.ID]
 		}
 	}

@@ -809,8 +809,20 @@ func (s *Service) UsesOf(ctx context.Context, ids []string) (map[string][]Use, e
 	if len(ids) == 0 {
 		return map[string][]Use{}, nil
 	}
+	return s.usesOf(ctx, ids)
+}
+
+// usesOf reads the recorded use of grants, with what this process has
+// counted and not yet written.
+func (s *Service) usesOf(ctx context.Context, ids []string) (map[string][]Use, error) {
 	u, err := s.store.Uses(ctx, ids)
-	return u, wrap("read token use", err)
+	if err != nil {
+		return nil, wrap("read token use", err)
+	}
+	for id, p := range s.uses.pending(ids) {
+		u[id] = mergeUses(u[id], p)
+	}
+	return u, nil
 }
 
 // Waiting returns what waits for approver's decision: pending requests and

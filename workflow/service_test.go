@@ -120,11 +120,12 @@ resources:
 `
 
 type fixture struct {
-	svc   *workflow.Service
-	store *storage.Store
-	clock *fakeClock
-	rec   *recorder
-	ctx   context.Context
+	providers map[string]workflow.Provider
+	svc       *workflow.Service
+	store     *storage.Store
+	clock     *fakeClock
+	rec       *recorder
+	ctx       context.Context
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -151,7 +152,7 @@ func newFixture(t *testing.T) *fixture {
 // the first.
 func (f *fixture) restart(t *testing.T) *workflow.Service {
 	t.Helper()
-	svc, err := workflow.New(workflow.Config{Policy: f.svc.Policy(), Store: f.store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock})
+	svc, err := workflow.New(workflow.Config{Policy: f.svc.Policy(), Store: f.store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock, Providers: f.providers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,6 +137,53 @@ func (u *useRecorder) flush(ctx context.Context, final bool) error {
 	return nil
 }
 
+// pending returns the uses of the given grants counted in this process
+// and not yet written.
+func (u *useRecorder) pending(ids []string) map[string][]Use {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := map[string][]Use{}
+	u.m.Range(func(key, v any) bool {
+		k, c := key.(useKey), v.(*useCounter)
+		if !want[k.requestID] {
+			return true
+		}
+		if n := c.count.Load(); n > 0 {
+			first := c.first.Load()
+			out[k.requestID] = append(out[k.requestID], Use{RequestID: k.requestID, Client: k.client, Count: n,
+				First: time.Unix(0, first).UTC(), Last: time.Unix(0, c.last.Load()).UTC()})
+		}
+		return true
+	})
+	return out
+}
+
+// mergeUses adds b's counts to a's, client by client.
+func mergeUses(a, b []Use) []Use {
+	out := append([]Use(nil), a...)
+	for _, u := range b {
+		found := false
+		for i := range out {
+			if out[i].Client == u.Client {
+				out[i].Count += u.Count
+				if u.Last.After(out[i].Last) {
+					out[i].Last = u.Last
+				}
+				if out[i].First.IsZero() || u.First.Before(out[i].First) {
+					out[i].First = u.First
+				}
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func plural(n int64) string {
 	if n == 1 {
 		return ""
