@@ -100,7 +100,9 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	env      map[string]string // more environment for serve
+	env map[string]string // more environment for serve
+	// seed, if set, writes to the database before serve first starts.
+	seed     func(dsn string)
 	policy   string
 	socket   bool // Slack over Socket Mode instead of HTTP
 	clock    workflow.Clock
@@ -147,6 +149,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.socket {
 		h.env["SLACK_APP_TOKEN"] = "xapp-e2e"
 		fs.SetTransport(fakeslack.TransportSocket)
+	}
+	if o.seed != nil {
+		o.seed(h.env["GATEPASS_DB"])
 	}
 	h.start()
 	t.Cleanup(h.stop)

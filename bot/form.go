@@ -209,13 +209,19 @@ func (b *Bot) submitForm(ctx context.Context, cb slack.InteractionCallback) []by
 		case workflow.FieldReason:
 			block = blockReason
 		}
-		return jsonBody(slack.NewErrorsViewSubmissionResponse(map[string]string{block: cut(msg, 150)}))
+		return jsonBody(slack.NewErrorsViewSubmissionResponse(map[string]string{block: cut(msg, 500)}))
 	}
 	// The form closes; the requester gets the receipt by direct message.
 	b.later(func(ctx context.Context) {
 		text, blocks := b.render.Receipt(&r, b.svc.Policy().ApproverChannel)
-		if _, _, err := b.api.PostMessageContext(ctx, r.Requester, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+		ch, ts, err := b.api.PostMessageContext(ctx, r.Requester, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
 			b.log.Warn("send the form's receipt", "request_id", r.ID, "err", err)
+			return
+		}
+		// Kept up to date as the request moves, like a command's receipt.
+		if err := b.svc.RememberMessages(ctx, r.ID, []workflow.MessageRef{{Purpose: workflow.MessageReceipt, Channel: ch, TS: ts}}); err != nil {
+			b.log.Warn("remember the form's receipt", "request_id", r.ID, "err", err)
 		}
 	})
 	return nil

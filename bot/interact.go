@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatepass/gatepass/workflow"
@@ -84,7 +85,7 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 		if !ok {
 			b.log.Warn("click from a message that is not this request's; ignored", "action", a.ActionID, "request_id", id, "user", clicker,
 				"channel", cb.Container.ChannelID, "message_ts", cb.Container.MessageTs)
-			if hasPurpose(&r, allowed) {
+			if hasPurpose(&r, allowed) && strayCopyOf(cb, &r) {
 				b.supersede(cb, &r)
 			}
 			b.explain(cb, "That message is out of date or is not gatepass's message for this request, so nothing was changed. Use the current approval message, or your Home tab.")
@@ -152,6 +153,23 @@ func hasPurpose(r *workflow.Request, allowed func(*workflow.Request, workflow.Me
 		}
 	}
 	return false
+}
+
+// strayCopyOf reports whether the clicked message is a copy of one of r's
+// messages that gatepass posted but could not record: it names r, and it
+// is not recorded for r (nor, being r's, for anything else).
+func strayCopyOf(cb slack.InteractionCallback, r *workflow.Request) bool {
+	ch, ts := cb.Container.ChannelID, cb.Container.MessageTs
+	for _, m := range r.Messages {
+		if m.Channel == ch && m.TS == ts {
+			return false
+		}
+	}
+	if ts == "" {
+		return false
+	}
+	blocks, _ := json.Marshal(cb.Message.Blocks)
+	return strings.Contains(cb.Message.Text, r.ID) || strings.Contains(string(blocks), r.ID)
 }
 
 // supersede replaces a stray copy of a request's message (one gatepass

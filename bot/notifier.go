@@ -56,7 +56,7 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 			return nil, nil
 		}
 		text, blocks := rd.ApprovalMessage(r)
-		ref, err := n.post(ctx, n.policy.ApproverChannel, text, blocks, "")
+		ref, err := n.postAbout(ctx, r, workflow.MessageApproval, n.policy.ApproverChannel, text, blocks, "")
 		if err != nil {
 			return nil, fmt.Errorf("post approval message: %w", err)
 		}
@@ -72,7 +72,7 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 			return nil, nil
 		}
 		text, blocks := rd.ExtensionMessage(r)
-		ref, err := n.post(ctx, n.policy.ApproverChannel, text, blocks, "")
+		ref, err := n.postAbout(ctx, r, purpose, n.policy.ApproverChannel, text, blocks, "")
 		if err != nil {
 			return nil, fmt.Errorf("post extension request: %w", err)
 		}
@@ -86,7 +86,7 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 				continue
 			}
 			text, blocks := rd.AlertMessage(r)
-			ref, err := n.post(ctx, ch, text, blocks, "")
+			ref, err := n.postAbout(ctx, r, workflow.MessageAlert, ch, text, blocks, "")
 			if err != nil {
 				return refs, fmt.Errorf("post break-glass alert to %s: %w", ch, err)
 			}
@@ -184,8 +184,9 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 	return nil, fmt.Errorf("%w: unknown notice kind %q", workflow.ErrUndeliverable, nt.Kind)
 }
 
-// maxSummaryText bounds one summary message, well inside Slack's limits.
-const maxSummaryText = 3500
+// maxSummaryText bounds one summary message, inside Slack's limit of
+// 40,000 characters; a summary of announceBatch grants fits in it.
+const maxSummaryText = 39000
 
 // Announce posts one message about ended grants: the usual sentence for
 // one, a summary naming each (with its ticket) for several.
@@ -213,10 +214,18 @@ func (n *Notifier) Announce(ctx context.Context, channel string, ns []workflow.N
 // receipt updates the requester's ephemeral receipt through the command's
 // response_url, which Slack honours for 30 minutes.
 func (n *Notifier) receipt(ctx context.Context, r *workflow.Request) error {
+	text, blocks := n.render.Receipt(r, n.policy.ApproverChannel)
+	for _, m := range r.Messages {
+		if m.Purpose == workflow.MessageReceipt {
+			_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+			if err != nil {
+				return fmt.Errorf("update receipt: %w", n.classify("chat.update", m.Channel, err))
+			}
+		}
+	}
 	if r.ResponseURL == "" || n.now().Sub(r.CreatedAt) > 29*time.Minute {
 		return nil
 	}
-	text, blocks := n.render.Receipt(r, n.policy.ApproverChannel)
 	_, _, err := n.api.PostMessageContext(ctx, "", slack.MsgOptionReplaceOriginal(r.ResponseURL),
 		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
@@ -245,10 +254,20 @@ func hasMessage(r *workflow.Request, purpose, channel string) bool {
 }
 
 // post sends a message (a thread reply when threadTS is set) and returns
-// where it landed. Messages about a request carry its ID in Slack message
-// metadata, so they can be found again.
+// where it landed.
 func (n *Notifier) post(ctx context.Context, channel, text string, blocks []slack.Block, threadTS string) (workflow.MessageRef, error) {
+	return n.postAbout(ctx, nil, "", channel, text, blocks, threadTS)
+}
+
+// postAbout posts a message about r: it carries the request's ID (and the
+// message's purpose) in Slack message metadata, so a message whose
+// reference gatepass could not record can still be found.
+func (n *Notifier) postAbout(ctx context.Context, r *workflow.Request, purpose, channel, text string, blocks []slack.Block, threadTS string) (workflow.MessageRef, error) {
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}
+	if r != nil {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "gatepass_request",
+			EventPayload: map[string]any{"request_id": r.ID, "purpose": purpose}}))
+	}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
 	}

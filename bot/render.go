@@ -110,7 +110,7 @@ func button(action, id, text, style string) *slack.ButtonBlockElement {
 func (rd Renderer) Ticket(r *workflow.Request) string {
 	if rd.Policy != nil {
 		if u := rd.Policy.TicketLink(r.Resource, r.Ticket); u != "" {
-			return "<" + u + "|" + escape(r.Ticket) + ">"
+			return "<" + escape(u) + "|" + escape(r.Ticket) + ">"
 		}
 	}
 	return escape(r.Ticket)

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,28 @@ type grantIndex struct {
 	byHash map[tokens.Hash]*indexEntry
 	byID   map[string]*indexEntry
 	neg    negativeCache
+
+	// strings repeated across grants (resources, levels, users, tickets)
+	// are kept once
+	internMu sync.Mutex
+	interned map[string]string
+}
+
+// maxInterned bounds the strings kept once; past it, new strings are not
+// shared (correct, only less compact).
+const maxInterned = 200_000
+
+func (ix *grantIndex) intern(s string) string {
+	ix.internMu.Lock()
+	defer ix.internMu.Unlock()
+	if v, ok := ix.interned[s]; ok {
+		return v
+	}
+	s = strings.Clone(s) // s may point into a larger string
+	if len(ix.interned) < maxInterned {
+		ix.interned[s] = s
+	}
+	return s
 }
 
 type indexEntry struct {
@@ -43,10 +66,23 @@ type indexEntry struct {
 
 func newGrantIndex() *grantIndex {
 	return &grantIndex{
-		byHash: map[tokens.Hash]*indexEntry{},
-		byID:   map[string]*indexEntry{},
-		neg:    newNegativeCache(negativeCacheSize),
+		byHash:   map[tokens.Hash]*indexEntry{},
+		byID:     map[string]*indexEntry{},
+		neg:      newNegativeCache(negativeCacheSize),
+		interned: map[string]string{},
 	}
+}
+
+// reserve makes room for n more grants before a bulk load, so the maps
+// are not grown (and rehashed) again and again.
+func (ix *grantIndex) reserve(n int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if len(ix.byID) > 0 || n <= 0 {
+		return
+	}
+	ix.byHash = make(map[tokens.Hash]*indexEntry, n)
+	ix.byID = make(map[string]*indexEntry, n)
 }
 
 // applyRequest records a request as committed.

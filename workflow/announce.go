@@ -12,7 +12,7 @@ import (
 // approval request in the same channel, say) find a free slot.
 const (
 	announcePace   = 1500 * time.Millisecond
-	announceBatch  = 40 // grants named in one summary at most
+	announceBatch  = 60 // grants named in one summary at most
 	announceLease  = 30 * time.Second
 	announceMaxAge = 24 * time.Hour
 )

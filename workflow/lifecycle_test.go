@@ -154,9 +154,9 @@ func TestExtensionMovesTheSameGrant(t *testing.T) {
 		d    time.Duration
 		kind workflow.Kind
 	}{
-		{"U0BOB", 30 * time.Minute, workflow.KindForbidden},      // only the requester
-		{"U0ALICE", 61 * time.Minute, workflow.KindInvalid},      // beyond the level's max
-		{"U0ALICE", 30 * time.Second, workflow.KindInvalid},      // below min_duration
+		{"U0BOB", 30 * time.Minute, workflow.KindForbidden}, // only the requester
+		{"U0ALICE", 61 * time.Minute, workflow.KindInvalid}, // beyond the level's max
+		{"U0ALICE", 30 * time.Second, workflow.KindInvalid}, // below min_duration
 		{"U0ALICE", 30*time.Minute + time.Millisecond, workflow.KindInvalid},
 	}
 	for _, c := range cases {

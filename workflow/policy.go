@@ -78,7 +78,23 @@ func (p *Policy) TicketLink(resource, ticket string) string {
 	if tmpl == "" || ticket == "" {
 		return ""
 	}
-	return strings.ReplaceAll(tmpl, "{ticket}", url.PathEscape(ticket))
+	// In the query, a ticket must not add parameters; in the path, it
+	// must not add segments.
+	var b strings.Builder
+	for {
+		i := strings.Index(tmpl, "{ticket}")
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		if strings.ContainsAny(b.String(), "?#") {
+			b.WriteString(strings.ReplaceAll(url.QueryEscape(ticket), "+", "%20"))
+		} else {
+			b.WriteString(url.PathEscape(ticket))
+		}
+		tmpl = tmpl[i+len("{ticket}"):]
+	}
 }
 
 // Level is one kind of access to a resource, such as read or write.

@@ -223,6 +223,7 @@ type MessageRef struct {
 const (
 	MessageApproval = "approval" // the approval request with its buttons
 	MessageAlert    = "alert"    // a break-glass alert with its review button
+	MessageReceipt  = "receipt"  // the requester's receipt, when it is a direct message
 )
 
 // ExtensionPurpose is the purpose of the approval message of a grant's

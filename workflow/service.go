@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -252,8 +253,8 @@ func (s *Service) alreadyHeld(ctx context.Context, op string, sub Submission) er
 	now := s.Now()
 	for _, r := range rs {
 		if r.Level == sub.Level && r.ActiveAt(now) {
-			return errorf(op, KindConflict, "You already hold %s access to %s (request `%s`, %s left). To keep it longer, use `/access extend %s <duration>`.",
-				r.Level, r.Resource, r.ID, FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
+			return errorf(op, KindConflict, "You already hold %s access to %s for %s more. To keep it longer: `/access extend %s <duration>`.",
+				r.Level, r.Resource, FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
 		}
 	}
 	return nil
@@ -474,12 +475,18 @@ func (s *Service) decide(ctx context.Context, id, actor string, approve bool) (R
 }
 
 // withReceipt adds an update of the requester's receipt to notices, when
-// the request has one.
+// the request has one (a response_url, or a receipt by direct message).
 func withReceipt(r *Request, ns ...NoticeKind) []NoticeKind {
-	if r.ResponseURL != "" {
+	if r.ResponseURL != "" || slices.ContainsFunc(r.Messages, func(m MessageRef) bool { return m.Purpose == MessageReceipt }) {
 		ns = append(ns, NoticeReceipt)
 	}
 	return ns
+}
+
+// RememberMessages records chat messages that show a request (such as a
+// receipt sent by direct message), so later changes update them.
+func (s *Service) RememberMessages(ctx context.Context, id string, refs []MessageRef) error {
+	return wrap("remember messages of "+id, s.store.AddMessages(ctx, id, refs))
 }
 
 // Revoke ends an active grant at once, or withdraws a pending request. The

@@ -99,7 +99,7 @@ func (s *Service) tick(r *Request, now time.Time, counts *Sweep) (Change, error)
 			r.State, r.EndedAt = StateExpired, now
 			g.WarnAt = time.Time{}
 			c.Events = append(c.Events, Event{Actor: System, Action: ActionExpired, Detail: "expired at " + g.ExpiresAt.UTC().Format(time.RFC3339), At: now})
-			c.Notices = append(c.Notices, NoticeRefreshLater, NoticeAnnounceExpired, NoticeExpired)
+			c.Notices = append(c.Notices, withReceipt(r, NoticeRefreshLater, NoticeAnnounceExpired, NoticeExpired)...)
 			if s.providers[r.Resource] != nil {
 				c.Notices = append(c.Notices, NoticeProviderRevoke)
 			}
