@@ -218,3 +218,54 @@ func (nopNotifier) Notify(context.Context, workflow.Notice) ([]workflow.MessageR
 	return nil, nil
 }
 func (nopNotifier) Announce(context.Context, string, []workflow.Notice) error { return nil }
+
+// BenchmarkAuditVerify walks a chain of GATEPASS_BENCH_EVENTS events
+// (default 200000; BENCHMARKS.md has 1000000), as `gatepass audit verify`
+// does, reporting events per second and the heap it needed.
+//
+//	GATEPASS_BENCH_EVENTS=1000000 go test -run XXX -bench AuditVerify -benchtime 1x ./bench
+func BenchmarkAuditVerify(b *testing.B) {
+	n := envInt("GATEPASS_BENCH_EVENTS", 200_000)
+	for name, dsn := range databases(b) {
+		s := open(b, dsn)
+		db, _ := s.DB().DB()
+		if err := Events(context.Background(), db, storage.IsPostgres(dsn), n, time.Now().Add(-time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			peak := before.HeapAlloc
+			done := make(chan struct{})
+			go func() {
+				var m runtime.MemStats
+				for {
+					select {
+					case <-done:
+						return
+					case <-time.After(50 * time.Millisecond):
+						runtime.ReadMemStats(&m)
+						if m.HeapAlloc > peak {
+							peak = m.HeapAlloc
+						}
+					}
+				}
+			}()
+			b.ResetTimer()
+			for range b.N {
+				count, _, err := s.VerifyAudit(context.Background())
+				if err != nil || count != int64(n) {
+					b.Fatalf("verify: %d events, %v", count, err)
+				}
+			}
+			b.StopTimer()
+			close(done)
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(peak-before.HeapAlloc)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(0, "ns/op")
+		})
+		s.Close()
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatepass/gatepass/audit"
 	"github.com/gatepass/gatepass/tokens"
 )
 
@@ -128,4 +129,37 @@ func Notices(ctx context.Context, db *sql.DB, postgres bool, first, n int, kind 
 		func(j int) []any {
 			return []any{RequestID('n', first+j), "dm", kind, priority, true, 0, time.Unix(0, 0).UTC(), "", "", "", now}
 		})
+}
+
+// Events appends n chained audit events (as gatepass writes them) after
+// the chain's current tip, and moves the tip.
+func Events(ctx context.Context, db *sql.DB, postgres bool, n int, at time.Time) error {
+	var seq int64
+	var hash string
+	if err := db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_tip WHERE id = 1").Scan(&seq, &hash); err != nil {
+		return fmt.Errorf("seed events: %w", err)
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	cols := []string{"seq", "at", "request_id", "action", "actor", "resource", "level", "ticket", "detail", "prev_hash", "hash"}
+	for start := 0; start < n; start += batch {
+		m := min(batch, n-start)
+		rows := make([][]any, m)
+		for j := range m {
+			i := start + j
+			e := audit.Event{Time: at.Add(time.Duration(i) * time.Millisecond), RequestID: RequestID('e', i/5), Type: "grant.used",
+				Actor: "payments-api", Resource: "prod-db", Level: "read", Ticket: fmt.Sprintf("INC-%d", i/5), Detail: "used 3 times"}
+			hash = audit.Seal(&e, seq, hash)
+			seq = e.Seq
+			rows[j] = []any{e.Seq, e.Time, e.RequestID, e.Type, e.Actor, e.Resource, e.Level, e.Ticket, e.Detail, e.PrevHash, e.Hash}
+		}
+		if err := insert(ctx, db, postgres, "audit_events", cols, m, func(j int) []any { return rows[j] }); err != nil {
+			return err
+		}
+	}
+	q := "UPDATE audit_tip SET seq = ?, hash = ? WHERE id = 1"
+	if postgres {
+		q = "UPDATE audit_tip SET seq = $1, hash = $2 WHERE id = 1"
+	}
+	_, err := db.ExecContext(ctx, q, seq, hash)
+	return err
 }
