@@ -34,6 +34,7 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8088", "where the playground page listens")
 	dir := fs.String("dir", "", "keep the policy and the SQLite database in this directory (default: a fresh temporary directory, removed on exit; the Slack stand-in starts empty either way)")
+	proxyAddr := fs.String("proxy-addr", demo.DefaultProxyAddr, "where gatepass's HTTP proxy in front of the demo billing API listens (port 0: any free port)")
 	open := fs.Bool("open", false, "open the page in a browser")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,10 +56,6 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return fmt.Errorf("playground -dir: %w", err)
 	}
-	policyPath := filepath.Join(*dir, demo.PolicyFile)
-	if err := os.WriteFile(policyPath, demo.Policy(), 0o600); err != nil {
-		return fmt.Errorf("playground: write the policy: %w", err)
-	}
 
 	pageLn, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -73,14 +70,41 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	defer appLn.Close() // serve closes it too; this covers early returns
 	appURL := "http://" + appLn.Addr().String()
 
+	// The demo API, and gatepass's proxy in front of it. serve binds the
+	// proxy's address itself, from the policy: check now that it is free
+	// (and pick a port for port 0), so a clash is named with its flag.
+	proxyLn, err := net.Listen("tcp", *proxyAddr)
+	if err != nil {
+		return fmt.Errorf("playground -proxy-addr: %w (choose another with -proxy-addr 127.0.0.1:PORT)", err)
+	}
+	proxyAt := proxyLn.Addr().String()
+	proxyLn.Close()
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("playground: %w", err)
+	}
+	defer apiLn.Close()
+	apiKey := make([]byte, 16)
+	_, _ = rand.Read(apiKey)
+	apiSrv := &http.Server{Handler: demo.NewDemoAPI(hex.EncodeToString(apiKey)), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = apiSrv.Serve(apiLn) }()
+	defer apiSrv.Close()
+
+	policyPath := filepath.Join(*dir, demo.PolicyFile)
+	if err := os.WriteFile(policyPath, demo.PolicyFor(proxyAt, "http://"+apiLn.Addr().String()), 0o600); err != nil {
+		return fmt.Errorf("playground: write the policy: %w", err)
+	}
+	proxyURL := "http://" + loopbackAddr(proxyLn.Addr())
+
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	signingSecret := hex.EncodeToString(secret)
 	slack := fakeslack.New(demo.SlackOptions(signingSecret, base+demo.SlackPrefix))
 	page, err := demo.New(demo.Config{
 		Slack:            slack,
-		IntrospectURL:    appURL + "/v1/introspect",
+		AppURL:           appURL,
 		IntrospectionKey: demo.IntrospectionKey,
+		Proxy:            &demo.ProxyDemo{Resource: demo.ProxyResource, URL: proxyURL, Path: "/invoices"},
 		Log:              newLogger(stderr, slog.LevelInfo, false),
 	})
 	if err != nil {
@@ -104,6 +128,7 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 		"GATEPASS_CONFIG":      policyPath,
 		"GATEPASS_DB":          filepath.Join(*dir, "gatepass.db"),
 		"GATEPASS_ADDR":        appLn.Addr().String(),
+		demo.APIKeyEnv:         hex.EncodeToString(apiKey),
 	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	defer stopServe()
@@ -143,9 +168,13 @@ func playground(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	slack.SetAppURL(appURL)
 
 	fmt.Fprintf(stdout, "gatepass playground is running: open %s/\n", base)
-	fmt.Fprintf(stdout, "  As alice, type /access prod-db read 30s INC-1 checking; switch to bob and click Approve.\n")
+	fmt.Fprintf(stdout, "  As alice, type /access for the request form, or /access prod-db read 2m INC-1 checking; switch to bob and click Approve.\n")
 	fmt.Fprintf(stdout, "  Check a token as a production service would:\n")
-	fmt.Fprintf(stdout, "    curl -s -H 'Authorization: Bearer %s' -d token=gpass_… %s/v1/introspect\n", demo.IntrospectionKey, appURL)
+	fmt.Fprintf(stdout, "    curl -s -H 'Authorization: Bearer %s' -d token=gpass_… %s/v1/introspect\n", demo.IntrospectionKey, base)
+	fmt.Fprintf(stdout, "  %s sits behind gatepass's HTTP proxy: ask for /access %s read 2m INC-2, have carol approve, then\n", demo.ProxyResource, demo.ProxyResource)
+	fmt.Fprintf(stdout, "    curl -s -H 'Authorization: Bearer gpass_…' %s/invoices\n", proxyURL)
+	fmt.Fprintf(stdout, "    curl -s -H 'Authorization: Bearer gpass_…' -d '{\"customer\":\"Acme Corp\",\"amount\":120}' %s/invoices\n", proxyURL)
+	fmt.Fprintf(stdout, "  (a read token may GET, a write token may also POST; once the grant ends, the proxy answers 401)\n")
 	fmt.Fprintf(stdout, "  Press Ctrl-C to stop.\n")
 	if *open {
 		if err := openBrowser(base + "/"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -48,7 +49,8 @@ func (b *pgBuffer) String() string {
 type pgInstance struct {
 	t             *testing.T
 	url           string // the page, without a trailing slash
-	introspectURL string // gatepass's /v1/introspect
+	introspectURL string // /v1/introspect, as printed (on the page's address)
+	proxyURL      string // gatepass's HTTP proxy in front of the demo API
 	stdout        *pgBuffer
 	stderr        *pgBuffer
 	cancel        context.CancelFunc
@@ -58,6 +60,7 @@ type pgInstance struct {
 var (
 	pgPageRE       = regexp.MustCompile(`open (http://127\.0\.0\.1:[0-9]+)/\n`)
 	pgIntrospectRE = regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+/v1/introspect)`)
+	pgProxyRE      = regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+)/invoices\n`)
 )
 
 // startPlayground runs playground(ctx, args…) on a free port until the test
@@ -67,7 +70,7 @@ func startPlayground(t *testing.T, args ...string) *pgInstance {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pgInstance{t: t, stdout: &pgBuffer{}, stderr: &pgBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		p.done <- playground(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), p.stdout, p.stderr)
+		p.done <- playground(ctx, append([]string{"-addr", "127.0.0.1:0", "-proxy-addr", "127.0.0.1:0"}, args...), p.stdout, p.stderr)
 	}()
 	t.Cleanup(p.stop)
 	deadline := time.Now().Add(20 * time.Second)
@@ -77,6 +80,9 @@ func startPlayground(t *testing.T, args ...string) *pgInstance {
 			p.url = m[1]
 			if im := pgIntrospectRE.FindStringSubmatch(out); im != nil {
 				p.introspectURL = im[1]
+			}
+			if pm := pgProxyRE.FindStringSubmatch(out); pm != nil {
+				p.proxyURL = pm[1]
 			}
 			return p
 		}
@@ -128,6 +134,7 @@ type pgMessage struct {
 	Channel string          `json:"channel"`
 	TS      string          `json:"ts"`
 	User    string          `json:"user"`
+	Replies []pgMessage     `json:"replies"`
 	Text    string          `json:"text"`
 	Blocks  json.RawMessage `json:"blocks"`
 	ForUser string          `json:"for_user"`
@@ -147,6 +154,20 @@ type pgState struct {
 		Messages []pgMessage `json:"messages"`
 	} `json:"dms"`
 	Ephemerals map[string][]pgMessage `json:"ephemerals"`
+	Views      map[string]struct {
+		Modal *pgView `json:"modal"`
+		Home  *pgView `json:"home"`
+	} `json:"views"`
+}
+
+// pgView is a modal or Home tab as GET /state shows it.
+type pgView struct {
+	ID      string            `json:"id"`
+	Hash    string            `json:"hash"`
+	Title   string            `json:"title"`
+	Blocks  json.RawMessage   `json:"blocks"`
+	Errors  map[string]string `json:"errors"`
+	Updates int               `json:"updates"`
 }
 
 func (p *pgInstance) state() pgState {
@@ -247,6 +268,10 @@ func TestPlaygroundCommandLine(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-addr") {
 		t.Errorf("playground on a busy address: %v", err)
 	}
+	err = playground(context.Background(), []string{"-addr", "127.0.0.1:0", "-proxy-addr", ln.Addr().String()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-proxy-addr") {
+		t.Errorf("playground with the proxy on a busy address: %v", err)
+	}
 }
 
 // The whole demo through the page's API, against the real gatepass.
@@ -259,8 +284,10 @@ func TestPlaygroundRunsGatepass(t *testing.T) {
 		}
 	}
 	out := p.stdout.String()
-	if strings.Count(out, "http://") != 2 || !strings.Contains(out, "Authorization: Bearer "+demo.IntrospectionKey) || p.introspectURL == "" {
-		t.Errorf("the playground should print its page and the introspection example:\n%s", out)
+	// The page, introspection on the page's own address, and two lines
+	// through the proxy.
+	if strings.Count(out, "http://") != 4 || !strings.Contains(out, "Authorization: Bearer "+demo.IntrospectionKey) || p.introspectURL != p.url+"/v1/introspect" || p.proxyURL == "" {
+		t.Errorf("the playground should print its page, the introspection example on the page's address and the proxy's:\n%s", out)
 	}
 
 	status, reply := p.post("/command", map[string]string{"user": demo.Alice, "channel": demo.ApproverChannel, "text": "/access prod-db read 10s INC-1 checking the playground"})
@@ -380,4 +407,203 @@ func TestPlaygroundCleansUp(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("the temporary directory was left behind: %v", after)
 	}
+}
+
+// proxy sends a request through gatepass's HTTP proxy to the demo API.
+func (p *pgInstance) proxy(method, token, body string) (int, map[string]any) {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, p.proxyURL+"/invoices", strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// find returns the newest message of a conversation whose text (and
+// blocks) contain every one of want.
+func (st pgState) find(channel string, want ...string) (pgMessage, bool) {
+	msgs := st.messages(channel)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		all := msgs[i].Text + string(msgs[i].Blocks)
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(all, w)
+		}
+		if ok {
+			return msgs[i], true
+		}
+	}
+	return pgMessage{}, false
+}
+
+// waitMessage waits for a message in channel containing every one of want.
+func (p *pgInstance) waitMessage(channel string, want ...string) pgMessage {
+	p.t.Helper()
+	var m pgMessage
+	p.waitState(fmt.Sprintf("a message in %s with %q", channel, want), func(st pgState) bool {
+		var ok bool
+		m, ok = st.find(channel, want...)
+		return ok
+	})
+	return m
+}
+
+// The whole lifecycle through the page's API against the real gatepass:
+// the request form, the Home tab, a Cancel button on an ephemeral receipt,
+// the Extend button of the expiring-soon DM, and the billing API behind
+// gatepass's HTTP proxy.
+func TestPlaygroundFormHomeAndProxy(t *testing.T) {
+	p := startPlayground(t)
+
+	// alice opens the form.
+	if status, out := p.post("/command", map[string]string{"user": demo.Alice, "channel": demo.GeneralChannel, "text": "/access"}); status != http.StatusOK {
+		t.Fatalf("POST /command: %d %v", status, out)
+	}
+	var form *pgView
+	p.waitState("alice's request form", func(st pgState) bool { form = st.Views[demo.Alice].Modal; return form != nil })
+	if form.Title != "Request access" || !strings.Contains(string(form.Blocks), `"block_id":"resource"`) || !strings.Contains(string(form.Blocks), `"dispatch_action":true`) {
+		t.Fatalf("the form: %+v %s", form, form.Blocks)
+	}
+	// Picking billing-api makes gatepass offer its levels.
+	if status, out := p.post("/view/select", map[string]string{"user": demo.Alice, "view_id": form.ID, "block_id": "resource", "action_id": "resource", "value": demo.ProxyResource}); status != http.StatusOK {
+		t.Fatalf("POST /view/select: %d %v", status, out)
+	}
+	levelBlock := "level:" + demo.ProxyResource
+	p.waitState("the levels of billing-api", func(st pgState) bool {
+		m := st.Views[demo.Alice].Modal
+		return m != nil && m.ID == form.ID && strings.Contains(string(m.Blocks), `"block_id":"`+levelBlock+`"`)
+	})
+	values := func(duration string) map[string]any {
+		return map[string]any{
+			levelBlock: map[string]any{"level": map[string]string{"value": "read"}},
+			"duration": map[string]any{"duration": map[string]string{"value": duration}},
+			"ticket":   map[string]any{"ticket": map[string]string{"value": "INC-9"}},
+			"reason":   map[string]any{"reason": map[string]string{"value": "reconcile invoices"}},
+		}
+	}
+	// Too long for the level: gatepass says so beside the field.
+	status, out := p.post("/view/submit", map[string]any{"user": demo.Alice, "view_id": form.ID, "values": values("3h")})
+	if status != http.StatusOK || out["response_action"] != "errors" || !strings.Contains(fmt.Sprint(out["errors"]), "too long") {
+		t.Fatalf("submit 3h: %d %v", status, out)
+	}
+	if m := p.state().Views[demo.Alice].Modal; m == nil || !strings.Contains(m.Errors["duration"], "too long") {
+		t.Fatalf("the form after the error: %+v", m)
+	}
+	// 70 s: a minute before it ends (warn_before), alice gets an Extend
+	// button.
+	status, out = p.post("/view/submit", map[string]any{"user": demo.Alice, "view_id": form.ID, "values": values("70s")})
+	if status != http.StatusOK || out["response_action"] != nil {
+		t.Fatalf("submit 70s: %d %v", status, out)
+	}
+	if m := p.state().Views[demo.Alice].Modal; m != nil {
+		t.Fatalf("the form is still open: %+v", m)
+	}
+	receipt := p.waitMessage("D"+demo.Alice, "INC-9", `"action_id":"cancel"`)
+	id := pgIDRE.FindString(receipt.Text)
+	if id == "" || !strings.Contains(receipt.Text, "<https://tracker.example/browse/INC-9|INC-9>") {
+		t.Fatalf("the form's receipt: %+v", receipt)
+	}
+
+	// carol approves from her Home tab.
+	if status, out := p.post("/home", map[string]string{"user": demo.Carol}); status != http.StatusOK {
+		t.Fatalf("POST /home: %d %v", status, out)
+	}
+	var home *pgView
+	p.waitState("carol's Home tab with alice's request", func(st pgState) bool {
+		home = st.Views[demo.Carol].Home
+		return home != nil && strings.Contains(string(home.Blocks), id) && strings.Contains(string(home.Blocks), "Waiting for your decision")
+	})
+	if status, out := p.post("/view/click", map[string]string{"user": demo.Carol, "view_id": home.ID, "action_id": "approve", "value": id}); status != http.StatusOK {
+		t.Fatalf("carol approves in her Home tab: %d %v", status, out)
+	}
+	tokenDM := p.waitMessage("D"+demo.Alice, "gpass_", "billing-api")
+	token := pgTokenRE.FindString(tokenDM.Text)
+	if !strings.Contains(tokenDM.Text, p.proxyURL) {
+		t.Errorf("the token DM does not say where the proxy is: %s", tokenDM.Text)
+	}
+	// The Home tab is published again after the click, without the request.
+	p.waitState("carol's Home tab, decided", func(st pgState) bool {
+		h := st.Views[demo.Carol].Home
+		return h != nil && h.Updates > home.Updates && !strings.Contains(string(h.Blocks), `"action_id":"approve"`)
+	})
+
+	// Through the proxy: the token opens the API, which sees who and why.
+	status, out = p.proxy(http.MethodGet, token, "")
+	if status != http.StatusOK || len(out["invoices"].([]any)) < 3 {
+		t.Fatalf("GET through the proxy: %d %v", status, out)
+	}
+	if seen := out["seen"].(map[string]any); seen["X-Gatepass-User"] != demo.Alice || seen["X-Gatepass-Ticket"] != "INC-9" || seen["X-Gatepass-Request"] != id ||
+		seen["authorization_is_the_proxy_key"] != true || seen["gatepass_token_reached_the_api"] != false {
+		t.Errorf("the API saw %v", seen)
+	}
+	if status, out := p.proxy(http.MethodGet, "", ""); status != http.StatusUnauthorized {
+		t.Errorf("GET without a token: %d %v", status, out)
+	}
+	if status, out := p.proxy(http.MethodPost, token, `{"customer":"Acme Corp","amount":120}`); status != http.StatusForbidden {
+		t.Errorf("POST with a read token: %d %v", status, out)
+	}
+	// introspection on the page's own address.
+	if got := p.introspect(token); got["active"] != true || got["scope"] != "billing-api:read" || got["request_id"] != id {
+		t.Fatalf("introspect: %v", got)
+	}
+	exp := p.introspect(token)["exp"].(float64)
+
+	// 10 s in, the expiring-soon DM brings an Extend button; alice clicks it
+	// and carol approves the extension in the channel.
+	warn := p.waitMessage("D"+demo.Alice, `"action_id":"extend"`, id)
+	if status, out := p.post("/click", map[string]string{"user": demo.Alice, "channel": warn.Channel, "ts": warn.TS, "action_id": "extend", "value": id}); status != http.StatusOK {
+		t.Fatalf("alice clicks Extend: %d %v", status, out)
+	}
+	ext := p.waitMessage(demo.ApproverChannel, `"action_id":"ext_approve"`, id)
+	if status, out := p.post("/click", map[string]string{"user": demo.Carol, "channel": ext.Channel, "ts": ext.TS, "action_id": "ext_approve", "value": id}); status != http.StatusOK {
+		t.Fatalf("carol approves the extension: %d %v", status, out)
+	}
+	p.waitMessage("D"+demo.Alice, "was extended by 70s", "Your token stays the same")
+	if got := p.introspect(token); got["active"] != true || got["exp"].(float64) != exp+70 {
+		t.Errorf("after the extension: exp %v, want %v (%v)", got["exp"], exp+70, got)
+	}
+
+	// Revoked, the token opens nothing.
+	if status, out := p.post("/command", map[string]string{"user": demo.Alice, "text": "revoke " + id}); status != http.StatusOK || !strings.Contains(fmt.Sprint(out["text"]), "no longer works") {
+		t.Fatalf("revoke: %d %v", status, out)
+	}
+	if status, out := p.proxy(http.MethodGet, token, ""); status != http.StatusUnauthorized {
+		t.Errorf("GET with a revoked token: %d %v", status, out)
+	}
+
+	// A typed request's ephemeral receipt has a Cancel button that works.
+	status, out = p.post("/command", map[string]string{"user": demo.Alice, "channel": demo.ApproverChannel, "text": "/access prod-db read 30s INC-3 oops"})
+	id2 := pgIDRE.FindString(fmt.Sprint(out["text"]))
+	if status != http.StatusOK || id2 == "" {
+		t.Fatalf("typed request: %d %v", status, out)
+	}
+	var eph pgMessage
+	p.waitState("the receipt with Cancel", func(st pgState) bool {
+		for _, m := range st.Ephemerals[demo.Alice] {
+			if strings.Contains(m.Text, id2) && strings.Contains(string(m.Blocks), `"action_id":"cancel"`) {
+				eph = m
+				return true
+			}
+		}
+		return false
+	})
+	if status, out := p.post("/click", map[string]string{"user": demo.Alice, "channel": eph.Channel, "ts": eph.TS, "action_id": "cancel", "value": id2}); status != http.StatusOK {
+		t.Fatalf("alice clicks Cancel on her receipt: %d %v", status, out)
+	}
+	p.waitMessage(demo.ApproverChannel, id2, "Cancelled by <@U0ALICE>")
+	p.waitState("the receipt to say cancelled", func(st pgState) bool {
+		for _, m := range st.Ephemerals[demo.Alice] {
+			if m.TS == eph.TS {
+				return strings.Contains(m.Text, "was cancelled") && !strings.Contains(string(m.Blocks), `"action_id":"cancel"`)
+			}
+		}
+		return false
+	})
 }

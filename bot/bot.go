@@ -170,7 +170,8 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) Reply {
 			b.log.Info("could not open the request form; answering with the usage", "err", err)
 			return ephemeral("%s", b.usage(sc.Command))
 		}
-		return ephemeral("Opening the request form… Or type the request:\n\n%s", b.usage(sc.Command))
+		c := commandName(sc.Command)
+		return ephemeral("Opening the request form… Or type it: `%s <resource> <level> <duration> <ticket> [reason…]`. `%s help` lists the rest: list, extend, cancel, revoke, break-glass.", c, c)
 	default:
 		return ephemeral("%s", b.usage(sc.Command))
 	}

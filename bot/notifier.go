@@ -106,6 +106,8 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 				text, blocks = rd.AlertMessage(r)
 			case r.Extension != nil && m.Purpose == workflow.ExtensionPurpose(r.Extension.Seq):
 				text, blocks = rd.ExtensionMessage(r)
+			case m.Purpose == workflow.MessageWarning && r.Grant != nil:
+				text, blocks = rd.WarnMessage(r, n.now())
 			case strings.HasPrefix(m.Purpose, "extension:"):
 				continue // an earlier extension, decided and shown as such
 			default:
@@ -173,7 +175,21 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 			return nil, nil
 		}
 		text, blocks := rd.WarnMessage(r, n.now())
-		return nil, n.dm(ctx, r.Requester, text, blocks)
+		if hasMessageFor(r, workflow.MessageWarning) {
+			// A later warning (after an extension) replaces the earlier one.
+			for _, m := range r.Messages {
+				if m.Purpose == workflow.MessageWarning {
+					_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+					return nil, n.wrapDM(r.Requester, err, "chat.update", m.Channel)
+				}
+			}
+		}
+		ref, err := n.postAbout(ctx, r, workflow.MessageWarning, r.Requester, text, blocks, "")
+		if err != nil {
+			return nil, fmt.Errorf("direct message %s: %w", r.Requester, err)
+		}
+		ref.Purpose = workflow.MessageWarning
+		return []workflow.MessageRef{ref}, nil
 
 	case workflow.NoticeReceipt:
 		return nil, n.receipt(ctx, r)
@@ -245,6 +261,18 @@ func (n *Notifier) alertChannels() []string {
 		chs = append(chs, n.policy.AnnounceChannel)
 	}
 	return chs
+}
+
+func hasMessageFor(r *workflow.Request, purpose string) bool {
+	return slices.ContainsFunc(r.Messages, func(m workflow.MessageRef) bool { return m.Purpose == purpose })
+}
+
+// wrapDM names the requester in an error about their direct message.
+func (n *Notifier) wrapDM(user string, err error, method, channel string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("direct message %s: %w", user, n.classify(method, channel, err))
 }
 
 func hasMessage(r *workflow.Request, purpose, channel string) bool {

@@ -476,14 +476,24 @@ func (rd Renderer) ExtensionDeniedDM(r *workflow.Request) string {
 }
 
 // WarnMessage tells the requester their grant ends soon, with an Extend
-// button.
+// button; once the grant is extended or has ended, it says so instead.
 func (rd Renderer) WarnMessage(r *workflow.Request, now time.Time) (string, []slack.Block) {
-	text := fmt.Sprintf(":alarm_clock: Your *%s* access to *%s* (ticket %s) ends %s (in %s). Need longer? Extend it, or `/access extend %s <duration>`.",
-		escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
-	return text, []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
-		slack.NewActionBlock("warn", button(ActionExtend, r.ID, "Extend by "+r.DurationString(), string(slack.StylePrimary))),
+	var text string
+	switch {
+	case r.State != workflow.StateActive || !now.Before(r.Grant.ExpiresAt):
+		text = fmt.Sprintf(":hourglass: Your *%s* access to *%s* (ticket %s) has ended.", escape(r.Level), escape(r.Resource), rd.Ticket(r))
+	case r.Extension.Pending():
+		text = fmt.Sprintf(":stopwatch: Your *%s* access to *%s* (ticket %s) ends %s; an extension of %s is waiting for approval.",
+			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), r.Extension.DurationString())
+	default:
+		text = fmt.Sprintf(":alarm_clock: Your *%s* access to *%s* (ticket %s) ends %s (in %s). Need longer? Extend it, or `/access extend %s <duration>`.",
+			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
+		return text, []slack.Block{
+			slack.NewSectionBlock(mrkdwn(text), nil, nil),
+			slack.NewActionBlock("warn", button(ActionExtend, r.ID, "Extend by "+r.DurationString(), string(slack.StylePrimary))),
+		}
 	}
+	return text, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}
 }
 
 // Reminder nudges the approvers of a pending request or extension, in its

@@ -12,15 +12,28 @@
 // stand-in is just its SLACK_API_URL. `gatepass playground` wires the two
 // together.
 //
+// Views work as in Slack: when gatepass opens a modal for a demo user
+// (views.open), the page shows it over the conversation, and submits,
+// selects and button clicks in it go back to gatepass through the
+// stand-in's view driver; the Home tab of each demo user is opened with an
+// app_home_opened event and shows what gatepass published (views.publish).
+// Thread replies (reminders) are shown under their message.
+//
 // Routes served by a Playground:
 //
-//	GET  /              the page (static files under /static/)
-//	GET  /state         everything the page shows, as JSON
-//	GET  /events        server-sent events: every change to the stand-in's messages
-//	POST /command       {"user","text","channel"}: type a slash command
-//	POST /click         {"user","channel","ts","action_id","value"}: click a button
-//	POST /message       {"user","channel","text"}: post an ordinary message
-//	     /fake-slack/…  the Slack stand-in itself (Web API, response URLs)
+//	GET  /                 the page (static files under /static/)
+//	GET  /state            everything the page shows, as JSON
+//	GET  /events           server-sent events: every change to the stand-in's messages and views
+//	POST /command          {"user","text","channel"}: type a slash command
+//	POST /click            {"user","channel","ts","action_id","value"}: click a button on a message
+//	POST /message          {"user","channel","text"}: post an ordinary message
+//	POST /home             {"user"}: the user opens gatepass's Home tab (app_home_opened)
+//	POST /view/submit      {"user","view_id","values":{block_id:{action_id:{"value"|"values"}}}}: submit a modal
+//	POST /view/select      {"user","view_id","block_id","action_id","value"}: pick an option (or type) in a view
+//	POST /view/click       {"user","view_id","action_id","value"}: click a button in a modal or Home tab
+//	POST /view/close       {"user","view_id"}: close a modal
+//	     /v1/introspect    gatepass's introspection endpoint, forwarded (with Config.AppURL)
+//	     /fake-slack/…     the Slack stand-in itself (Web API, response URLs)
 package playground
 
 import (
@@ -34,6 +47,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -71,14 +86,29 @@ type Config struct {
 	BotUserID string
 	// BotName is the bot's display name. Default "gatepass".
 	BotName string
-	// IntrospectURL, when set, is shown on the page with
-	// IntrospectionKey, so the visitor can check a token as a production
-	// service would.
-	IntrospectURL string
-	// IntrospectionKey is the key shown with IntrospectURL.
+	// AppURL is gatepass's own base URL (such as http://127.0.0.1:41234).
+	// When set, the playground forwards /v1/introspect there, so a token
+	// can be checked on the page's own address as a production service
+	// would, and the page shows how with IntrospectionKey.
+	AppURL string
+	// IntrospectionKey is the key the page shows for /v1/introspect.
 	IntrospectionKey string
+	// Proxy, when set, describes a resource behind gatepass's http_proxy
+	// provider, which the page explains with curl lines.
+	Proxy *ProxyDemo
 	// Log receives the page's API failures. Default: discarded.
 	Log *slog.Logger
+}
+
+// ProxyDemo describes a resource behind gatepass's http_proxy provider, as
+// the page shows it.
+type ProxyDemo struct {
+	// Resource is the resource's name, such as billing-api.
+	Resource string `json:"resource"`
+	// URL is where the proxy listens, such as http://127.0.0.1:8089.
+	URL string `json:"url"`
+	// Path is a path worth a GET, such as /invoices.
+	Path string `json:"path"`
 }
 
 // Playground is the web page and its JSON and server-sent-events API. It
@@ -97,6 +127,9 @@ type Playground struct {
 	done   chan struct{} // closed by Close
 	once   sync.Once
 	userBy map[string]User
+	app    *httputil.ReverseProxy // /v1/introspect, nil without Config.AppURL
+	// viewsRead is when views were last read for the page (Unix ns).
+	viewsRead int64
 }
 
 // New returns a Playground for cfg.
@@ -138,6 +171,19 @@ func New(cfg Config) (*Playground, error) {
 	for _, u := range cfg.Users {
 		p.userBy[u.ID] = u
 	}
+	if cfg.AppURL != "" {
+		target, err := url.Parse(cfg.AppURL)
+		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+			return nil, fmt.Errorf("playground: Config.AppURL %q is not an http URL", cfg.AppURL)
+		}
+		p.app = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				cfg.Log.Warn("playground: forward to gatepass", "path", r.URL.Path, "err", err)
+				writeError(w, http.StatusBadGateway, "gatepass did not answer: "+err.Error())
+			},
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.serveIndex)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(p.serveStatic)))
@@ -146,6 +192,12 @@ func New(cfg Config) (*Playground, error) {
 	mux.HandleFunc("POST /command", p.serveCommand)
 	mux.HandleFunc("POST /click", p.serveClick)
 	mux.HandleFunc("POST /message", p.serveMessage)
+	mux.HandleFunc("POST /home", p.serveHome)
+	mux.HandleFunc("POST /view/submit", p.serveViewSubmit)
+	mux.HandleFunc("POST /view/select", p.serveViewSelect)
+	mux.HandleFunc("POST /view/click", p.serveViewClick)
+	mux.HandleFunc("POST /view/close", p.serveViewClose)
+	mux.HandleFunc("/v1/introspect", p.serveIntrospect)
 	mux.Handle(cfg.SlackPrefix+"/", http.StripPrefix(cfg.SlackPrefix, cfg.Slack))
 	p.mux = mux
 	return p, nil
@@ -203,9 +255,11 @@ func (p *Playground) serveFile(w http.ResponseWriter, r *http.Request, name stri
 
 // message is a message as the page sees it.
 type message struct {
-	Channel   string          `json:"channel"`
-	TS        string          `json:"ts"`
-	ThreadTS  string          `json:"thread_ts,omitempty"`
+	Channel  string `json:"channel"`
+	TS       string `json:"ts"`
+	ThreadTS string `json:"thread_ts,omitempty"`
+	// Broadcast marks a thread reply also shown in the channel.
+	Broadcast bool            `json:"broadcast,omitempty"`
 	User      string          `json:"user"`
 	Text      string          `json:"text"`
 	Blocks    json.RawMessage `json:"blocks,omitempty"`
@@ -217,6 +271,9 @@ type message struct {
 	// Kind is "command" for a slash command the user typed and "error" for
 	// one Slack could not deliver; empty for Slack's own messages.
 	Kind string `json:"kind,omitempty"`
+	// Replies are the replies in the message's thread, oldest first (in
+	// GET /state only; events carry replies as messages with ThreadTS).
+	Replies []message `json:"replies,omitempty"`
 }
 
 func fromSlack(m fakeslack.Message) message {
@@ -225,7 +282,7 @@ func fromSlack(m fakeslack.Message) message {
 		blocks = nil
 	}
 	return message{
-		Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, User: m.User, Text: m.Text, Blocks: blocks,
+		Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, Broadcast: m.Broadcast, User: m.User, Text: m.Text, Blocks: blocks,
 		Ephemeral: m.Ephemeral, ForUser: m.ForUser, Updates: m.Updates, PostedAt: m.PostedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
@@ -244,18 +301,25 @@ type conversation struct {
 
 // state is everything the page shows, as GET /state answers it.
 type state struct {
-	Bot           User                 `json:"bot"`
-	Users         []User               `json:"users"`
-	Groups        []Group              `json:"groups"`
-	Channels      []conversation       `json:"channels"`
-	DMs           []conversation       `json:"dms"`
-	Ephemerals    map[string][]message `json:"ephemerals"`
-	Introspection *introspection       `json:"introspection,omitempty"`
+	Bot        User                 `json:"bot"`
+	Users      []User               `json:"users"`
+	Groups     []Group              `json:"groups"`
+	Channels   []conversation       `json:"channels"`
+	DMs        []conversation       `json:"dms"`
+	Ephemerals map[string][]message `json:"ephemerals"`
+	Views      map[string]userViews `json:"views"`
+	// ViewsAt orders Views with those of "views" events: the page keeps
+	// the views read last (Unix nanoseconds).
+	ViewsAt       int64          `json:"views_at"`
+	Introspection *introspection `json:"introspection,omitempty"`
+	Proxy         *ProxyDemo     `json:"proxy,omitempty"`
 }
 
+// introspection tells the page how to call /v1/introspect: at Path on the
+// page's own address, with Key.
 type introspection struct {
-	URL string `json:"url"`
-	Key string `json:"key"`
+	Path string `json:"path"`
+	Key  string `json:"key"`
 }
 
 // topic describes a demo conversation in its header.
@@ -280,13 +344,21 @@ func (p *Playground) snapshot() state {
 		DMs:        []conversation{},
 		Ephemerals: map[string][]message{},
 	}
-	if p.cfg.IntrospectURL != "" {
-		st.Introspection = &introspection{URL: p.cfg.IntrospectURL, Key: p.cfg.IntrospectionKey}
+	if p.app != nil {
+		st.Introspection = &introspection{Path: "/v1/introspect", Key: p.cfg.IntrospectionKey}
 	}
+	st.Proxy = p.cfg.Proxy
+	st.Views, st.ViewsAt = p.views()
 	msgs := func(id string) []message {
 		out := []message{}
 		for _, m := range p.slack.Messages(id) {
-			out = append(out, fromSlack(m))
+			msg := fromSlack(m)
+			if m.ThreadTS == "" {
+				for _, r := range p.slack.Thread(id, m.TS) {
+					msg.Replies = append(msg.Replies, fromSlack(r))
+				}
+			}
+			out = append(out, msg)
 		}
 		return out
 	}
@@ -348,6 +420,10 @@ type event struct {
 	// reload /state.
 	Kind    string   `json:"kind"`
 	Message *message `json:"message,omitempty"`
+	// Views are every user's views, in a "views" event: sent when a modal
+	// or Home tab opens, changes or closes.
+	Views   map[string]userViews `json:"views,omitempty"`
+	ViewsAt int64                `json:"views_at,omitempty"`
 }
 
 // serveEvents streams the stand-in's changes as server-sent events, each a
@@ -377,6 +453,7 @@ func (p *Playground) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !send(event{Kind: "hello"}) {
 		return
 	}
+	viewsChanged := p.watchViews(r.Context())
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
@@ -388,6 +465,11 @@ func (p *Playground) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-p.done:
 			return
+		case <-viewsChanged:
+			views, at := p.views()
+			if !send(event{Kind: eventViews, Views: views, ViewsAt: at}) {
+				return
+			}
 		case <-tick.C:
 			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return

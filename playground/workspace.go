@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"bytes"
 	_ "embed"
 	"slices"
 
@@ -12,10 +13,28 @@ var policyYAML []byte
 
 // Policy returns the example policy file (YAML) the playground runs
 // gatepass with: approvals in [ApproverChannel], announcements in
-// [AnnounceChannel], a 10 s minimum grant so expiry can be watched, the
-// introspection key [IntrospectionKey], and the resources prod-db and
-// billing-api approved by the demo users. Each call returns a new copy.
+// [AnnounceChannel], a 10 s minimum grant and short maximums, reminders
+// and warnings a minute ahead so they can be watched, ticket links to an
+// example tracker, the introspection key [IntrospectionKey], and the
+// resources prod-db and billing-api approved by the demo users. billing-api
+// ([ProxyResource]) sits behind gatepass's http_proxy provider, listening
+// on [DefaultProxyAddr] in front of the demo API at [DefaultAPIURL] (see
+// [PolicyFor] for other addresses). Each call returns a new copy.
 func Policy() []byte { return slices.Clone(policyYAML) }
+
+// PolicyFor returns [Policy] with the proxy of [ProxyResource] listening
+// on proxyAddr (host:port) in front of the demo API at apiURL. Empty
+// arguments keep the defaults.
+func PolicyFor(proxyAddr, apiURL string) []byte {
+	p := Policy()
+	if proxyAddr != "" {
+		p = bytes.Replace(p, []byte("listen: "+DefaultProxyAddr), []byte("listen: "+proxyAddr), 1)
+	}
+	if apiURL != "" {
+		p = bytes.Replace(p, []byte("upstream: "+DefaultAPIURL), []byte("upstream: "+apiURL), 1)
+	}
+	return p
+}
 
 // The demo workspace's fixed names.
 const (
@@ -40,6 +59,19 @@ const (
 	SlackPrefix = "/fake-slack"
 	// BotToken is the bot token the stand-in accepts.
 	BotToken = "xoxb-playground"
+	// TicketURL is the policy's ticket_url: an example tracker.
+	TicketURL = "https://tracker.example/browse/{ticket}"
+
+	// ProxyResource is the resource behind gatepass's http_proxy provider:
+	// its tokens open the demo API (see [DemoAPI]) through the proxy.
+	ProxyResource = "billing-api"
+	// DefaultProxyAddr is where the policy has the proxy listen.
+	DefaultProxyAddr = "127.0.0.1:8089"
+	// DefaultAPIURL is where the policy expects the demo API.
+	DefaultAPIURL = "http://127.0.0.1:8090"
+	// APIKeyEnv is the environment variable holding the key the proxy
+	// sends the demo API (the policy's upstream_headers).
+	APIKeyEnv = "PLAYGROUND_API_KEY"
 )
 
 // Demo user IDs.

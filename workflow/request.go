@@ -224,6 +224,7 @@ const (
 	MessageApproval = "approval" // the approval request with its buttons
 	MessageAlert    = "alert"    // a break-glass alert with its review button
 	MessageReceipt  = "receipt"  // the requester's receipt, when it is a direct message
+	MessageWarning  = "warning"  // the requester's "ends soon" message with its Extend button
 )
 
 // ExtensionPurpose is the purpose of the approval message of a grant's

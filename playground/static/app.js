@@ -1,7 +1,9 @@
 // gatepass playground: a small Slack look-alike for the demo workspace.
 // It renders what the Slack stand-in holds (GET /state, then server-sent
-// events from /events) and sends what the visitor does (POST /command,
-// /click, /message). No framework, no build step, nothing from elsewhere.
+// events from /events): channels, direct messages, thread replies, the
+// modal gatepass opened for the acting user and each user's Home tab. It
+// sends what the visitor does (POST /command, /click, /message, /home and
+// /view/…). No framework, no build step, nothing from elsewhere.
 //
 // Every piece of text from the server goes through esc() before it reaches
 // innerHTML; the mrkdwn renderer escapes first and only then adds its own
@@ -201,6 +203,8 @@
         return `<div class="blk">${mrkdwn(b.text, names)}</div>`;
       case 'rich_text':
         return `<div class="blk">${esc(richText(b.elements))}</div>`;
+      case 'input':
+        return `<div class="blk blk-input-ro"><strong>${plain(b.label)}</strong></div>`;
       default:
         return `<div class="blk blk-unsupported">[${esc(b.type)} block]</div>`;
     }
@@ -229,7 +233,24 @@
     lastSeen: new Map(), // conversation id -> ts
     loaded: false,
     introspection: null,
+    proxy: null,
+    views: new Map(), // user id -> {modal, home}
+    viewsAt: 0, // when the server read S.views
+    threadsOpen: new Set(), // "channel:ts" of threads shown expanded
+    homeAsked: new Set(), // users whose Home tab the page has opened
+    // The modal being filled in: its view, what was entered (by block and
+    // action ID), errors found before sending, and whether gatepass is busy
+    // with it.
+    // Errors gatepass sent for a field are hidden once the field is edited.
+    form: { viewID: '', hash: '', values: {}, local: {}, edited: new Set(), busy: false, sig: '' },
+    navOpen: false,
   };
+
+  // A pane shows a conversation (its ID) or a user's Home tab ("home:" + user ID).
+  const HOME = 'home:';
+  const isHome = (id) => typeof id === 'string' && id.startsWith(HOME);
+  const homeUser = (id) => (isHome(id) ? id.slice(HOME.length) : '');
+  const known = (id) => (isHome(id) ? S.usersByID.has(homeUser(id)) : S.convs.has(id));
 
   function defaultNames() {
     return {
@@ -277,14 +298,17 @@
     for (const c of st.channels || []) { S.convs.set(c.id, c); S.order.channels.push(c.id); }
     for (const c of st.dms || []) { S.convs.set(c.id, c); S.order.dms.push(c.id); }
     S.eph = new Map(Object.entries(st.ephemerals || {}));
+    if ((st.views_at || 0) >= S.viewsAt) { S.views = new Map(Object.entries(st.views || {})); S.viewsAt = st.views_at || 0; }
     S.introspection = st.introspection || null;
+    S.proxy = st.proxy || null;
     if (!S.usersByID.has(S.acting) && S.users.length) S.acting = S.users[0].id;
-    if (!S.convs.has(S.main)) S.main = S.order.channels[0];
-    if (S.side && !S.convs.has(S.side)) S.side = null;
+    if (!known(S.main)) S.main = S.order.channels[0];
+    if (S.side && !known(S.side)) S.side = null;
     if (!S.loaded) {
       // What was there before the page opened counts as read.
       for (const id of S.convs.keys()) S.lastSeen.set(id, latestTS(id));
       S.loaded = true;
+      for (const id of [S.main, S.side]) if (isHome(id)) openHome(homeUser(id));
     }
     render();
   }
@@ -320,10 +344,15 @@
     return loading;
   }
 
+  // upsert adds or replaces m in list. An event carries a message without
+  // its thread, so the replies already known are kept.
   function upsert(list, m) {
     const i = list.findIndex((x) => x.ts === m.ts && x.channel === m.channel && !x.kind);
     if (i < 0) { list.push(m); list.sort((a, b) => compareTS(a.ts, b.ts)); return; }
-    if ((list[i].updates || 0) <= (m.updates || 0)) list[i] = m;
+    if ((list[i].updates || 0) <= (m.updates || 0)) {
+      if (!m.replies && list[i].replies) m.replies = list[i].replies;
+      list[i] = m;
+    }
   }
 
   function remove(list, m) {
@@ -349,12 +378,26 @@
         } else {
           const c = S.convs.get(m.channel);
           if (!c) { loadState(); return; } // a new conversation
+          if (m.thread_ts) {
+            // A reply goes under its parent; a broadcast one shows in the
+            // channel too.
+            const parent = c.messages.find((x) => x.ts === m.thread_ts && !x.kind);
+            if (!parent) { loadState(); return; }
+            parent.replies = parent.replies || [];
+            if (ev.kind === 'delete') remove(parent.replies, m); else upsert(parent.replies, { ...m });
+            if (!m.broadcast) { scheduleRender(); return; }
+          }
           list = c.messages;
         }
         if (ev.kind === 'delete') remove(list, m); else upsert(list, m);
         scheduleRender();
         return;
       }
+      case 'views':
+        // Views come whole; keep whichever was read last.
+        if ((ev.views_at || 0) >= S.viewsAt) { S.views = new Map(Object.entries(ev.views || {})); S.viewsAt = ev.views_at || 0; }
+        scheduleRender();
+        return;
       default:
     }
   }
@@ -372,7 +415,13 @@
   // Icons drawn inline, so they need no emoji font.
   const SPLIT_ICON = '<svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><rect x="1.5" y="2.5" width="13" height="11" rx="2" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M9 3v10" stroke="currentColor" stroke-width="1.5"/></svg>';
   const EYE_ICON = '<svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M1 8s2.6-5 7-5 7 5 7 5-2.6 5-7 5-7-5-7-5z" fill="none" stroke="currentColor" stroke-width="1.4"/><circle cx="8" cy="8" r="2.2" fill="currentColor"/></svg>';
+  const HOME_ICON = '<svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M2 7.5 8 2.5l6 5V14H9.8v-4H6.2v4H2z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/></svg>';
+  const THREAD_ICON = '<svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M2 3.5A1.5 1.5 0 0 1 3.5 2h9A1.5 1.5 0 0 1 14 3.5v6a1.5 1.5 0 0 1-1.5 1.5H7l-3.5 3V11h0A1.5 1.5 0 0 1 2 9.5z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/></svg>';
   const initial = (name) => esc(String(name || '?').slice(0, 1).toUpperCase());
+  const clockTime = (iso) => {
+    const at = new Date(iso);
+    return Number.isFinite(at.getTime()) ? at.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit', second: '2-digit' }) : '';
+  };
 
   function itemsOf(convID, user) {
     const c = S.convs.get(convID);
@@ -382,18 +431,29 @@
     return items;
   }
 
+  // latestTS is the last activity in a conversation, thread replies included.
   function latestTS(convID) {
     let last = '0';
-    for (const m of itemsOf(convID, S.acting)) if (compareTS(m.ts, last) > 0) last = m.ts;
+    for (const m of itemsOf(convID, S.acting)) {
+      if (compareTS(m.ts, last) > 0) last = m.ts;
+      for (const r of m.replies || []) if (compareTS(r.ts, last) > 0) last = r.ts;
+    }
     return last;
   }
 
   function unreadCount(convID) {
     const seen = S.lastSeen.get(convID) || '0';
-    return itemsOf(convID, S.acting).filter((m) => compareTS(m.ts, seen) > 0 && m.kind !== 'command').length;
+    let n = 0;
+    for (const m of itemsOf(convID, S.acting)) {
+      if (compareTS(m.ts, seen) > 0 && m.kind !== 'command') n++;
+      for (const r of m.replies || []) if (compareTS(r.ts, seen) > 0) n++;
+    }
+    return n;
   }
 
-  function convTitle(c) {
+  function convTitle(id) {
+    if (isHome(id)) return `Home: ${S.usersByID.get(homeUser(id))?.name || homeUser(id)}`;
+    const c = S.convs.get(id);
     if (!c) return '';
     return c.kind === 'dm' ? `DM: ${c.name}` : `# ${c.name}`;
   }
@@ -407,20 +467,56 @@
 
   function render() {
     if (!S.loaded) return;
-    for (const id of [S.main, S.side]) if (id) S.lastSeen.set(id, latestTS(id));
+    for (const id of [S.main, S.side]) if (id && !isHome(id)) S.lastSeen.set(id, latestTS(id));
     renderPicker();
     renderSidebar();
     renderPane('main', S.main);
     renderPane('side', S.side);
     const me = S.usersByID.get(S.acting);
-    const here = S.convs.get(S.main);
     $('composer-as').textContent = `${me ? me.name : S.acting} ›`;
-    $('composer-input').placeholder = here ? `Type /access … or a message in ${convTitle(here).replace('# ', '#')}` : '';
-    if (S.introspection) {
-      $('introspect').hidden = false;
-      $('introspect-curl').textContent = `curl -s -H 'Authorization: Bearer ${S.introspection.key}' \\\n     -d token=gpass_… ${S.introspection.url}`;
-    }
+    $('composer').hidden = isHome(S.main);
+    $('composer-input').placeholder = S.convs.has(S.main) ? `Type /access … or a message in ${convTitle(S.main).replace('# ', '#')}` : '';
+    renderCurl();
+    renderModal();
+    document.querySelector('.app').classList.toggle('nav-open', S.navOpen);
     writeHash();
+  }
+
+  // latestToken finds the newest token on the page, in the acting user's
+  // DM if there is one there, optionally one whose message mentions want.
+  function latestToken(want) {
+    let best = null;
+    for (const id of S.order.dms) {
+      for (const m of S.convs.get(id)?.messages || []) {
+        const t = m.text || '';
+        const tok = /gpass_[0-9A-Za-z]{36,}/.exec(t);
+        if (!tok || (want && !t.includes(want))) continue;
+        const mine = id === `D${S.acting}`;
+        if (!best || (mine && !best.mine) || (mine === best.mine && compareTS(m.ts, best.ts) > 0)) best = { token: tok[0], ts: m.ts, mine };
+      }
+    }
+    return best ? best.token : '';
+  }
+
+  function renderCurl() {
+    if (!S.introspection && !S.proxy) return;
+    const lines = [];
+    if (S.introspection) {
+      const tok = latestToken('') || 'gpass_…';
+      lines.push('# Check a token as a production service would:');
+      lines.push(`curl -s -H 'Authorization: Bearer ${S.introspection.key}' \\\n     -d token=${tok} ${location.origin}${S.introspection.path}`);
+    }
+    if (S.proxy) {
+      const tok = latestToken(S.proxy.resource) || 'gpass_…';
+      const at = S.proxy.url + S.proxy.path;
+      lines.push('');
+      lines.push(`# ${S.proxy.resource} sits behind gatepass's HTTP proxy: a read token may GET, a write token may also POST.`);
+      lines.push(`curl -s -H 'Authorization: Bearer ${tok}' ${at}`);
+      lines.push(`curl -s -H 'Authorization: Bearer ${tok}' \\\n     -d '{"customer":"Acme Corp","amount":120}' ${at}`);
+    }
+    const text = lines.join('\n');
+    $('introspect').hidden = false;
+    if ($('introspect-curl').textContent !== text) $('introspect-curl').textContent = text;
   }
 
   function renderPicker() {
@@ -430,29 +526,36 @@
   }
 
   function convItem(id) {
-    const c = S.convs.get(id);
-    const n = id === S.main || id === S.side ? 0 : unreadCount(id);
+    const home = isHome(id);
+    const c = home ? { kind: 'home', user: homeUser(id), name: S.usersByID.get(homeUser(id))?.name || homeUser(id) } : S.convs.get(id);
+    const n = home || id === S.main || id === S.side ? 0 : unreadCount(id);
+    const modal = home && S.views.get(c.user)?.modal ? ' <span class="you" title="A form is open for this user">· form open</span>' : '';
     const cls = [id === S.main ? 'active' : '', id === S.side ? 'beside' : '', n ? 'unread' : ''].filter(Boolean).join(' ');
-    const glyph = c.kind === 'dm'
-      ? `<span class="avatar-sm ${colorOf(c.user)}">${initial(c.name)}</span>`
-      : '<span class="glyph">#</span>';
-    const label = c.kind === 'dm' ? `DM: ${esc(c.name)}` : esc(c.name);
-    const you = c.kind === 'dm' && c.user === S.acting ? ' <span class="you">(you)</span>' : '';
-    return `<li class="${cls}"><button type="button" class="conv" data-conv="${esc(id)}" title="${esc(c.topic || '')}">${glyph}<span class="label">${label}${you}</span>${n ? `<span class="badge">${n}</span>` : ''}</button>`
+    let glyph = '<span class="glyph">#</span>';
+    if (c.kind === 'dm') glyph = `<span class="avatar-sm ${colorOf(c.user)}">${initial(c.name)}</span>`;
+    if (home) glyph = `<span class="glyph">${HOME_ICON}</span>`;
+    const label = c.kind === 'dm' ? `DM: ${esc(c.name)}` : home ? `Home: ${esc(c.name)}` : esc(c.name);
+    const you = c.kind !== 'channel' && c.user === S.acting ? ' <span class="you">(you)</span>' : '';
+    const title = home ? `What gatepass shows ${c.name} in its Home tab` : c.topic || '';
+    return `<li class="${cls}"><button type="button" class="conv" data-conv="${esc(id)}" title="${esc(title)}">${glyph}<span class="label">${label}${you}${modal}</span>${n ? `<span class="badge">${n}</span>` : ''}</button>`
       + `<button type="button" class="split" data-split="${esc(id)}" title="Open beside the main conversation" aria-label="Open beside">${SPLIT_ICON}</button></li>`;
   }
 
   function renderSidebar() {
-    for (const [list, ids] of [['channel-list', S.order.channels], ['dm-list', S.order.dms]]) {
+    const homes = S.users.map((u) => HOME + u.id);
+    for (const [list, ids] of [['channel-list', S.order.channels], ['dm-list', S.order.dms], ['home-list', homes]]) {
       const html = ids.map(convItem).join('');
       const el = $(list);
       if (el.renderedHTML !== html) { el.innerHTML = html; el.renderedHTML = html; }
     }
   }
 
-  function messageEl(m) {
+  // threadKey names a message's thread for S.threadsOpen.
+  const threadKey = (m) => `${m.channel}:${m.ts}`;
+
+  function messageEl(m, reply = false) {
     const el = document.createElement('div');
-    el.className = `msg${m.ephemeral ? ' ephemeral' : ''}`;
+    el.className = `msg${m.ephemeral ? ' ephemeral' : ''}${reply ? ' reply' : ''}`;
     el.dataset.key = keyOf(m);
     el.dataset.channel = m.channel;
     el.dataset.ts = m.ts;
@@ -466,32 +569,52 @@
       : `<div class="avatar ${colorOf(m.user)}">${initial(who)}</div>`;
     const at = new Date(m.posted_at);
     const time = Number.isFinite(at.getTime())
-      ? `<time title="${esc(at.toLocaleString())}">${esc(at.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit', second: '2-digit' }))}</time>`
+      ? `<time title="${esc(at.toLocaleString())}">${esc(clockTime(m.posted_at))}</time>`
       : '';
     let content;
     if (m.kind === 'command') content = `<div class="content command">${esc(m.text)}</div>`;
     else if (m.kind === 'error') content = `<div class="content error">${esc(m.text)}</div>`;
     else content = `<div class="content">${renderBlocks(m.blocks, names) ?? mrkdwn(m.text, names)}</div>`;
-    el.innerHTML = `${avatar}<div class="msg-body"><div class="meta"><span class="author">${esc(who)}</span>${isBot ? '<span class="app-badge">APP</span>' : ''}${time}${m.updates ? '<span class="edited">(edited)</span>' : ''}</div>`
-      + `${m.ephemeral ? `<div class="eph-note">${EYE_ICON}Only visible to you</div>` : ''}${content}</div>`;
+    let thread = '';
+    const replies = reply ? [] : m.replies || [];
+    if (replies.length) {
+      const open = S.threadsOpen.has(threadKey(m));
+      const last = replies[replies.length - 1];
+      const faces = [...new Set(replies.map((r) => r.user))].slice(0, 3).map((u) => (u === S.bot.id
+        ? '<span class="avatar-xs bot"><img src="/static/favicon.svg" alt=""></span>'
+        : `<span class="avatar-xs ${colorOf(u)}">${initial(S.usersByID.get(u)?.name || u)}</span>`)).join('');
+      thread = `<button type="button" class="thread-toggle" data-thread="${esc(threadKey(m))}" aria-expanded="${open}">${faces}${THREAD_ICON}`
+        + `<span class="thread-count">${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}</span>`
+        + `<span class="thread-last">${open ? 'Hide thread' : `Last reply ${esc(clockTime(last.posted_at))}`}</span></button>`;
+      if (open) thread += '<div class="thread" role="list"></div>';
+    }
+    el.innerHTML = `${avatar}<div class="msg-body"><div class="meta"><span class="author">${esc(who)}</span>${isBot ? '<span class="app-badge">APP</span>' : ''}${time}${m.updates ? '<span class="edited">(edited)</span>' : ''}${reply && m.broadcast ? '<span class="edited">also sent to the channel</span>' : ''}</div>`
+      + `${m.ephemeral ? `<div class="eph-note">${EYE_ICON}Only visible to you</div>` : ''}${content}${thread}</div>`;
+    const box = el.querySelector('.thread');
+    if (box) for (const r of replies) box.append(messageEl(r, true));
     return el;
   }
 
+  // version says when a message's element must be drawn again.
+  const version = (m) => `${m.updates || 0}|${S.acting}|${S.users.length}|${S.threadsOpen.has(threadKey(m))}|${(m.replies || []).map((r) => `${r.ts}.${r.updates || 0}`).join(',')}`;
+
   function renderPane(which, convID) {
     const pane = $(`${which}-pane`);
-    if (!convID || !S.convs.has(convID)) { pane.hidden = which === 'side'; return; }
+    if (!convID || !known(convID)) { pane.hidden = which === 'side'; return; }
     pane.hidden = false;
-    const c = S.convs.get(convID);
-    $(`${which}-title`).textContent = convTitle(c) + (c.kind === 'dm' && c.user === S.acting ? ' (you)' : '');
-    $(`${which}-topic`).textContent = c.topic || '';
+    pane.classList.toggle('home-pane', isHome(convID));
     const box = $(`${which}-messages`);
     const switched = box.dataset.conv !== convID;
+    if (switched) { box.replaceChildren(); box.dataset.conv = convID; box.renderedHome = ''; }
+    $(`${which}-refresh`).hidden = !isHome(convID);
+    if (isHome(convID)) { renderHome(which, homeUser(convID), box); return; }
+    const c = S.convs.get(convID);
+    $(`${which}-title`).textContent = convTitle(convID) + (c.kind === 'dm' && c.user === S.acting ? ' (you)' : '');
+    $(`${which}-topic`).textContent = c.topic || '';
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-    if (switched) { box.replaceChildren(); box.dataset.conv = convID; }
     const items = itemsOf(convID, S.acting);
     const existing = new Map();
     for (const el of box.querySelectorAll(':scope > .msg')) existing.set(el.dataset.key, el);
-    const version = (m) => `${m.updates || 0}|${S.acting}|${S.users.length}`;
     const wanted = [];
     for (const m of items) {
       let el = existing.get(keyOf(m));
@@ -519,6 +642,159 @@
     if (switched || atBottom) box.scrollTop = box.scrollHeight;
   }
 
+  // renderHome shows the Home tab gatepass last published for user.
+  function renderHome(which, user, box) {
+    const name = S.usersByID.get(user)?.name || user;
+    const home = S.views.get(user)?.home;
+    $(`${which}-title`).textContent = `Home: ${name}${user === S.acting ? ' (you)' : ''}`;
+    $(`${which}-topic`).textContent = `gatepass's Home tab, as ${name} sees it in Slack: it is published again each time it is opened, and after a click in it.`;
+    let html;
+    if (home) {
+      html = `<div class="home-view" data-view="${esc(home.id)}" data-user="${esc(user)}">${renderBlocks(home.blocks) ?? ''}</div>`;
+    } else {
+      html = `<div class="empty">${S.homeAsked.has(user) ? `Opening ${esc(name)}'s Home tab…` : 'Not opened yet.'}</div>`;
+    }
+    const sig = `${html}|${S.acting}`;
+    if (box.renderedHome !== sig) {
+      box.innerHTML = html;
+      box.renderedHome = sig;
+      if (home) box.querySelector('.home-view').dataset.version = String(home.updates);
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // The modal: what gatepass opened with views.open for the acting user.
+
+  // inputElements lists the input blocks of a view's blocks with their
+  // element: the fields of the form.
+  function inputElements(blocks) {
+    return (Array.isArray(blocks) ? blocks : []).filter((b) => b && b.type === 'input' && b.element && b.element.action_id);
+  }
+
+  const selectOptions = (el) => [...(el.options || []), ...((el.option_groups || []).flatMap((g) => g.options || []))];
+
+  // initialValue is an element's value before the user touches it.
+  function initialValue(el) {
+    if (el.initial_option) return el.initial_option.value;
+    if (typeof el.initial_value === 'string') return el.initial_value;
+    return '';
+  }
+
+  function formValue(blockID, actionID) {
+    return S.form.values[blockID]?.[actionID];
+  }
+
+  function setFormValue(blockID, actionID, value) {
+    S.form.values[blockID] = S.form.values[blockID] || {};
+    S.form.values[blockID][actionID] = value;
+  }
+
+  // syncForm makes S.form follow the modal: a new view starts from its
+  // initial values; an updated one keeps what was entered in the elements
+  // it still has (same block and action IDs), as Slack does.
+  function syncForm(v) {
+    const f = S.form;
+    if (f.viewID !== v.id) {
+      S.form = { viewID: v.id, hash: '', values: {}, local: {}, edited: new Set(), busy: false, sig: '' };
+    } else if (f.hash !== v.hash) {
+      const kept = {};
+      for (const b of inputElements(v.blocks)) {
+        const old = f.values[b.block_id]?.[b.element.action_id];
+        if (old !== undefined) { kept[b.block_id] = kept[b.block_id] || {}; kept[b.block_id][b.element.action_id] = old; }
+      }
+      f.values = kept;
+      f.local = {};
+      f.edited = new Set();
+    }
+    S.form.hash = v.hash;
+    for (const b of inputElements(v.blocks)) {
+      if (formValue(b.block_id, b.element.action_id) === undefined) setFormValue(b.block_id, b.element.action_id, initialValue(b.element));
+    }
+  }
+
+  function fieldHTML(b) {
+    const el = b.element;
+    const id = `f-${b.block_id}-${el.action_id}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    const value = formValue(b.block_id, el.action_id) ?? '';
+    const data = `id="${esc(id)}" data-block="${esc(b.block_id)}" data-action="${esc(el.action_id)}"${b.dispatch_action ? ' data-dispatch="1"' : ''}`;
+    const ph = el.placeholder ? plain(el.placeholder) : '';
+    let control;
+    switch (el.type) {
+      case 'static_select':
+      case 'external_select': {
+        const opt = (o) => `<option value="${esc(o.value)}"${o.value === value ? ' selected' : ''}>${plain(o.text)}</option>`;
+        const groups = (el.option_groups || []).map((g) => `<optgroup label="${esc(g.label?.text || '')}">${(g.options || []).map(opt).join('')}</optgroup>`).join('');
+        control = `<select ${data}><option value=""${value ? '' : ' selected'} disabled>${ph || 'Choose…'}</option>${(el.options || []).map(opt).join('')}${groups}</select>`;
+        break;
+      }
+      case 'plain_text_input':
+        control = el.multiline
+          ? `<textarea ${data} rows="3" placeholder="${esc(el.placeholder?.text || '')}"${el.max_length ? ` maxlength="${Number(el.max_length)}"` : ''}>${esc(value)}</textarea>`
+          : `<input ${data} type="text" placeholder="${esc(el.placeholder?.text || '')}" value="${esc(value)}"${el.max_length ? ` maxlength="${Number(el.max_length)}"` : ''}>`;
+        break;
+      case 'number_input':
+      case 'email_text_input':
+      case 'url_text_input': {
+        const type = { number_input: 'number', email_text_input: 'email', url_text_input: 'url' }[el.type];
+        control = `<input ${data} type="${type}" placeholder="${esc(el.placeholder?.text || '')}" value="${esc(value)}">`;
+        break;
+      }
+      default:
+        control = `<span class="blk-unsupported">[${esc(el.type)} input: not shown by the playground]</span>`;
+    }
+    return `<div class="field-block" data-block="${esc(b.block_id)}">`
+      + `<label class="field-label" for="${esc(id)}">${plain(b.label)}${b.optional ? ' <span class="optional">(optional)</span>' : ''}</label>`
+      + control
+      + (b.hint ? `<div class="field-hint">${plain(b.hint)}</div>` : '')
+      + '<div class="field-error" role="alert" hidden></div>'
+      + '</div>';
+  }
+
+  // patchModal shows errors and whether gatepass is busy without drawing
+  // the fields again, so typing, focus and the cursor are left alone.
+  function patchModal(root, v) {
+    for (const f of root.querySelectorAll('.field-block')) {
+      const err = S.form.local[f.dataset.block] || (S.form.edited.has(f.dataset.block) ? '' : v.errors?.[f.dataset.block]) || '';
+      const box = f.querySelector('.field-error');
+      f.classList.toggle('has-error', err !== '');
+      box.hidden = err === '';
+      if (box.textContent !== err) box.textContent = err;
+    }
+    root.querySelectorAll('.modal-body select, .modal-body input, .modal-body textarea, .modal-body .sk-btn, [data-modal="submit"]').forEach((e) => { e.disabled = S.form.busy; });
+    root.querySelector('.modal-body').toggleAttribute('aria-busy', S.form.busy);
+  }
+
+  function renderModal() {
+    const root = $('modal-root');
+    const v = S.views.get(S.acting)?.modal;
+    if (!v) {
+      if (!root.hidden) { root.hidden = true; root.innerHTML = ''; }
+      S.form.sig = '';
+      return;
+    }
+    syncForm(v);
+    const sig = JSON.stringify([v.id, v.hash, S.acting]);
+    if (!root.hidden && S.form.sig === sig) { patchModal(root, v); return; }
+    const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.id : '';
+    S.form.sig = sig;
+    const body = (Array.isArray(v.blocks) ? v.blocks : []).map((b) => (b && b.type === 'input' && b.element && b.element.action_id ? fieldHTML(b) : block(b, defaultNames()))).join('');
+    const who = S.usersByID.get(S.acting)?.name || S.acting;
+    root.innerHTML = `<div class="modal-backdrop"></div><form class="modal" id="modal" data-view="${esc(v.id)}" role="dialog" aria-modal="true" aria-labelledby="modal-title" novalidate>`
+      + `<header class="modal-head"><img src="/static/favicon.svg" alt=""><h2 id="modal-title">${plain(v.title || 'gatepass')}</h2>`
+      + `<button type="button" class="icon-btn" data-modal="close" title="Close" aria-label="Close">×</button></header>`
+      + `<div class="modal-body">${body}</div>`
+      + `<footer class="modal-foot"><span class="modal-who">Shown to ${esc(who)} only</span>`
+      + `<button type="button" class="sk-btn" data-modal="close">${plain(v.close || 'Cancel')}</button>`
+      + (v.submit ? `<button type="submit" class="sk-btn primary" data-modal="submit">${plain(v.submit)}</button>` : '')
+      + '</footer></form>';
+    patchModal(root, v);
+    const wasHidden = root.hidden;
+    root.hidden = false;
+    const again = focused && document.getElementById(focused);
+    if (again && !S.form.busy) again.focus();
+    else if (wasHidden) root.querySelector('.modal-body select, .modal-body input, .modal-body textarea')?.focus();
+  }
+
   // ---------------------------------------------------------------------
   // Actions.
 
@@ -538,6 +814,15 @@
     return data;
   }
 
+  // actAs makes user the acting user, saying so when that changes: only a
+  // DM's or a Home tab's owner sees it, so only they click in it.
+  function actAs(user, why) {
+    if (!user || user === S.acting) return;
+    S.acting = user;
+    toast(`Now acting as ${S.usersByID.get(user)?.name || user}: ${why}`);
+    render();
+  }
+
   async function send(text) {
     const input = $('composer-input');
     const button = document.querySelector('.send');
@@ -550,7 +835,7 @@
     }
     const conv = S.convs.get(S.main);
     if (conv && conv.kind === 'dm' && conv.user !== S.acting) {
-      toast(`Only ${conv.name} types in ${convTitle(conv)}: switch to ${conv.name}, or open a channel.`, 'error');
+      toast(`Only ${conv.name} types in ${convTitle(S.main)}: switch to ${conv.name}, or open a channel.`, 'error');
       return;
     }
     input.value = '';
@@ -573,6 +858,8 @@
   async function click(btn) {
     const msg = btn.closest('.msg');
     if (!msg) return;
+    const owner = S.convs.get(msg.dataset.channel)?.kind === 'dm' ? S.convs.get(msg.dataset.channel).user : '';
+    actAs(owner, 'only they see their DM.');
     const buttons = msg.querySelectorAll('.sk-btn');
     buttons.forEach((b) => { b.disabled = true; });
     try {
@@ -582,6 +869,109 @@
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
       loadState();
+    }
+  }
+
+  // openHome tells gatepass that user opened its Home tab (app_home_opened);
+  // the published view arrives as a "views" event.
+  async function openHome(user) {
+    S.homeAsked.add(user);
+    scheduleRender();
+    try {
+      await post('/home', { user });
+    } catch (err) {
+      toast(`Home tab: ${err.message}`, 'error');
+    }
+  }
+
+  async function clickInHome(btn) {
+    const view = btn.closest('.home-view');
+    if (!view) return;
+    actAs(view.dataset.user, 'only they see their Home tab.');
+    const buttons = view.querySelectorAll('.sk-btn');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      await post('/view/click', { user: view.dataset.user, view_id: view.dataset.view, action_id: btn.dataset.action, value: btn.dataset.value });
+    } catch (err) {
+      toast(err.message, 'error');
+      buttons.forEach((b) => { b.disabled = false; });
+    } finally {
+      loadState();
+    }
+  }
+
+  // modalBusy runs fn with the modal disabled, as Slack does while the
+  // app answers.
+  async function modalBusy(fn) {
+    S.form.busy = true;
+    renderModal();
+    try {
+      return await fn();
+    } catch (err) {
+      toast(err.message, 'error');
+      return null;
+    } finally {
+      S.form.busy = false;
+      renderModal();
+      loadState();
+    }
+  }
+
+  // submitModal checks the required fields, as Slack's client does, and
+  // sends the rest to gatepass; its errors come back beside the fields.
+  async function submitModal() {
+    const v = S.views.get(S.acting)?.modal;
+    if (!v || S.form.busy) return;
+    const local = {};
+    const values = {};
+    for (const b of inputElements(v.blocks)) {
+      const value = String(formValue(b.block_id, b.element.action_id) ?? '');
+      if (!b.optional && !value.trim()) local[b.block_id] = 'Please complete this required field.';
+      values[b.block_id] = values[b.block_id] || {};
+      values[b.block_id][b.element.action_id] = { value };
+    }
+    S.form.local = local;
+    S.form.edited = new Set();
+    if (Object.keys(local).length) { renderModal(); return; }
+    const user = S.acting;
+    const res = await modalBusy(() => post('/view/submit', { user, view_id: v.id, values }));
+    if (res && res.response_action === 'errors') {
+      // The stand-in keeps them on the view too; show them without waiting.
+      const mine = S.views.get(user)?.modal;
+      if (mine && mine.id === v.id) { mine.errors = res.errors || {}; renderModal(); }
+    } else if (res && !res.response_action) {
+      const mine = S.views.get(user);
+      if (mine && mine.modal && mine.modal.id === v.id) { delete mine.modal; renderModal(); }
+    }
+  }
+
+  async function closeModal() {
+    const v = S.views.get(S.acting)?.modal;
+    if (!v) return;
+    const user = S.acting;
+    const res = await modalBusy(() => post('/view/close', { user, view_id: v.id }));
+    if (res) {
+      const mine = S.views.get(user);
+      if (mine && mine.modal && mine.modal.id === v.id) { delete mine.modal; renderModal(); }
+    }
+  }
+
+  // changed records an edit in the modal; a select that dispatches its
+  // action (or one outside an input block) is sent to gatepass at once.
+  function changed(e) {
+    const el = e.target.closest('[data-block][data-action]');
+    if (!el || !('value' in el)) return;
+    setFormValue(el.dataset.block, el.dataset.action, el.value);
+    const shown = S.form.local[el.dataset.block] || S.views.get(S.acting)?.modal?.errors?.[el.dataset.block];
+    if (shown && !S.form.edited.has(el.dataset.block)) {
+      delete S.form.local[el.dataset.block];
+      S.form.edited.add(el.dataset.block);
+      renderModal();
+    }
+    if (e.type === 'change' && el.tagName === 'SELECT' && el.dataset.dispatch) {
+      const v = S.views.get(S.acting)?.modal;
+      if (!v) return;
+      modalBusy(() => post('/view/select', { user: S.acting, view_id: v.id, block_id: el.dataset.block, action_id: el.dataset.action, value: el.value }));
     }
   }
 
@@ -608,6 +998,20 @@
     };
   }
 
+  // show puts a conversation or Home tab in a pane; opening a Home tab
+  // tells gatepass, which publishes it afresh.
+  function show(which, id) {
+    if (which === 'side') {
+      S.side = id === S.main ? null : id;
+    } else {
+      S.main = id;
+      if (S.side === S.main) S.side = null;
+    }
+    if (isHome(id) && (which === 'main' || S.side === id)) openHome(homeUser(id));
+    S.navOpen = false;
+    render();
+  }
+
   function start() {
     readHash();
     $('composer').addEventListener('submit', (e) => {
@@ -620,28 +1024,50 @@
       if (!b) return;
       S.acting = b.dataset.user;
       render();
-      $('composer-input').focus();
+      if (!S.views.get(S.acting)?.modal) $('composer-input').focus();
     });
     document.querySelector('.sidebar nav').addEventListener('click', (e) => {
       const split = e.target.closest('[data-split]');
-      if (split) {
-        S.side = split.dataset.split === S.main ? null : split.dataset.split;
-        render();
-        return;
-      }
+      if (split) { show('side', split.dataset.split); return; }
       const b = e.target.closest('[data-conv]');
-      if (!b) return;
-      S.main = b.dataset.conv;
-      if (S.side === S.main) S.side = null;
-      render();
+      if (b) show('main', b.dataset.conv);
     });
+    $('nav-toggle').addEventListener('click', () => { S.navOpen = !S.navOpen; render(); });
+    $('nav-backdrop').addEventListener('click', () => { S.navOpen = false; render(); });
     $('side-close').addEventListener('click', () => { S.side = null; render(); });
-    for (const id of ['main-messages', 'side-messages']) {
-      $(id).addEventListener('click', (e) => {
+    for (const which of ['main', 'side']) {
+      $(`${which}-refresh`).addEventListener('click', () => {
+        const id = which === 'main' ? S.main : S.side;
+        if (isHome(id)) openHome(homeUser(id));
+      });
+      $(`${which}-messages`).addEventListener('click', (e) => {
+        const t = e.target.closest('.thread-toggle');
+        if (t) {
+          const k = t.dataset.thread;
+          if (S.threadsOpen.has(k)) S.threadsOpen.delete(k); else S.threadsOpen.add(k);
+          render();
+          return;
+        }
         const b = e.target.closest('.sk-btn');
-        if (b && !b.disabled) click(b);
+        if (!b || b.disabled) return;
+        if (b.closest('.home-view')) clickInHome(b); else click(b);
       });
     }
+    const root = $('modal-root');
+    root.addEventListener('input', changed);
+    root.addEventListener('change', changed);
+    root.addEventListener('submit', (e) => { e.preventDefault(); submitModal(); });
+    root.addEventListener('click', (e) => {
+      const c = e.target.closest('[data-modal="close"]');
+      if (c) { closeModal(); return; }
+      const b = e.target.closest('.modal-body .sk-btn');
+      const v = S.views.get(S.acting)?.modal;
+      if (b && v && !S.form.busy) modalBusy(() => post('/view/click', { user: S.acting, view_id: v.id, action_id: b.dataset.action, value: b.dataset.value }));
+    });
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !$('modal-root').hidden) closeModal();
+      else if (e.key === 'Escape' && S.navOpen) { S.navOpen = false; render(); }
+    });
     $('example-command').addEventListener('click', () => {
       S.acting = 'U0ALICE';
       if (!S.convs.has(S.main) || S.convs.get(S.main).kind === 'dm') S.main = 'C0APPROVALS';
@@ -649,11 +1075,17 @@
       $('composer-input').value = $('example-command').textContent;
       $('composer-input').focus();
     });
+    $('example-form').addEventListener('click', () => {
+      S.acting = 'U0ALICE';
+      if (!S.convs.has(S.main) || S.convs.get(S.main).kind === 'dm') S.main = 'C0APPROVALS';
+      render();
+      send('/access');
+    });
     connect();
   }
 
   // For tests and the curious: the renderers, with the page's names.
-  window.gatepassPlayground = { esc, mrkdwn, renderBlocks, slackDate, state: S };
+  window.gatepassPlayground = { esc, mrkdwn, renderBlocks, slackDate, state: S, openHome };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
