@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -34,7 +36,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "gatepass: %v\n", err)
+		if strings.EqualFold(strings.TrimSpace(os.Getenv("GATEPASS_LOG_FORMAT")), "json") {
+			// One JSON object per line, the last one too.
+			_ = json.NewEncoder(os.Stderr).Encode(map[string]string{
+				"time": time.Now().Format(time.RFC3339Nano), "level": "ERROR", "msg": "gatepass stopped", "err": redact(err.Error())})
+		} else {
+			fmt.Fprintf(os.Stderr, "gatepass: %v\n", redact(err.Error()))
+		}
 		var ex *exitError
 		switch {
 		case errors.As(err, &ex):

@@ -90,7 +90,9 @@ func (v *Verifier) Finish(tipSeq int64, tipHash string) error {
 		switch {
 		case v.n == 0:
 			v.fault = &Fault{Seq: 1, Reason: fmt.Sprintf("the log is empty but its tip says %d events", tipSeq)}
-		case v.last.Seq != tipSeq:
+		case v.last.Seq > tipSeq:
+			v.fault = &Fault{Seq: tipSeq + 1, Reason: fmt.Sprintf("the log goes on to %d but its tip says %d (events were added after the stored tip)", v.last.Seq, tipSeq)}
+		case v.last.Seq < tipSeq:
 			v.fault = &Fault{Seq: v.last.Seq + 1, Reason: fmt.Sprintf("the log ends at %d but its tip says %d (events were deleted from the end)", v.last.Seq, tipSeq)}
 		case v.last.Hash != tipHash:
 			v.fault = &Fault{Seq: v.last.Seq, Reason: "the last event does not match the stored tip"}

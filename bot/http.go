@@ -66,12 +66,18 @@ func (b *Bot) Verified(secret string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts := r.Header.Get("X-Slack-Request-Timestamp")
 		sig := r.Header.Get("X-Slack-Signature")
+		// An early answer closes the connection, so the server does not
+		// read the rest of a body it will never use.
+		early := func(msg string, code int) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, msg, code)
+		}
 		if secret == "" || !freshTimestamp(ts, time.Now()) || !wellFormedSignature(sig) {
-			http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+			early("invalid Slack signature", http.StatusUnauthorized)
 			return
 		}
 		if r.ContentLength > maxSlackBody {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			early("request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		share := int64(maxSlackBody)
@@ -83,7 +89,7 @@ func (b *Bot) Verified(secret string, h http.Handler) http.Handler {
 		cancel()
 		if err != nil {
 			w.Header().Set("Retry-After", "1")
-			http.Error(w, "busy", http.StatusServiceUnavailable)
+			early("busy", http.StatusServiceUnavailable)
 			return
 		}
 		defer b.bodies.sem.Release(share)
@@ -91,10 +97,10 @@ func (b *Bot) Verified(secret string, h http.Handler) http.Handler {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSlackBody))
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				early("request body too large", http.StatusRequestEntityTooLarge)
 				return
 			}
-			http.Error(w, "could not read the request body", http.StatusBadRequest)
+			early("could not read the request body", http.StatusBadRequest)
 			return
 		}
 		sv, err := slack.NewSecretsVerifier(r.Header, secret)
@@ -176,7 +182,7 @@ func (b *Bot) CommandsHandler() http.Handler {
 		defer cancel()
 		answer, replayed := b.once(ctx, replayKey(r.Context()), func() []byte { return jsonBody(b.Command(ctx, sc)) })
 		if answer == nil {
-			msg := "gatepass is busy right now; nothing was changed. Try again in a moment."
+			msg := "gatepass could not record that right now (its database is busy or unavailable); nothing was changed. Try again in a moment."
 			if replayed {
 				msg = "gatepass already received this command and is working on it."
 			}

@@ -73,6 +73,9 @@ func New(state State) *Metrics {
 	for _, h := range []string{"expired", "revoked", "failed"} {
 		m.ended.WithLabelValues(h)
 	}
+	for _, method := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.publish", "usergroups.users.list", "auth.test", "response_url"} {
+		m.slackErrors.WithLabelValues(method)
+	}
 	return m
 }
 

@@ -3,6 +3,8 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -146,6 +148,7 @@ func (s *Service) announce(ctx context.Context, channel string, anns []Announcem
 			s.metrics.Delivery("announcement", "undeliverable")
 			s.log.Error("announcements undeliverable; giving up", "channel", channel, "count", len(ns), "err", err)
 			_ = s.store.FinishAnnouncements(bctx, ids)
+			s.reportLostAnnouncements(bctx, channel, ns, err)
 			return
 		}
 		s.metrics.Delivery("announcement", "retry")
@@ -158,6 +161,30 @@ func (s *Service) announce(ctx context.Context, channel string, anns []Announcem
 	if len(gone) > 0 {
 		_ = s.store.FinishAnnouncements(bctx, gone)
 	}
+}
+
+// reportLostAnnouncements tells the approvers which ended grants the
+// announce channel never heard of (through the first request's lane, so
+// the message names it; the detail names them all). If the approver
+// channel is gone too, the log already says so.
+func (s *Service) reportLostAnnouncements(ctx context.Context, channel string, ns []Notice, err error) {
+	tickets := make([]string, 0, len(ns))
+	for _, n := range ns {
+		tickets = append(tickets, n.Request.Ticket)
+	}
+	detail := fmt.Sprintf("The announcement of %d ended grant%s in <#%s> could not be posted (%v); tickets: %s.",
+		len(ns), plural(int64(len(ns))), channel, err, strings.Join(tickets, ", "))
+	_, uerr := s.store.Update(ctx, ns[0].Request.ID, func(*Request) (Change, error) {
+		return Change{
+			Events:  []Event{{Actor: System, Action: ActionNoticeLost, Detail: detail, At: s.Now()}},
+			Notices: []NoticeKind{NoticeUndeliverable},
+			Detail:  detail,
+		}, nil
+	})
+	if uerr != nil {
+		s.log.Error("tell the approvers of lost announcements", "err", uerr)
+	}
+	s.Wake()
 }
 
 // channelGates remembers, in this process, channels where an urgent notice

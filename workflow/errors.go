@@ -94,7 +94,7 @@ func KindOf(err error) Kind {
 // fault, whose details belong in the logs, not in chat).
 func UserMessage(err error) string {
 	if errors.Is(err, ErrBusy) {
-		return "gatepass is busy right now; nothing was changed. Try again in a moment."
+		return "gatepass is busy right now (another process holds its database); nothing was changed. Try again in a moment."
 	}
 	for err != nil {
 		if e, ok := err.(*Error); ok && e.Msg != "" && e.Kind != KindInternal {
