@@ -481,10 +481,10 @@ func (rd Renderer) WarnMessage(r *workflow.Request, now time.Time) (string, []sl
 	var text string
 	switch {
 	case r.State != workflow.StateActive || !now.Before(r.Grant.ExpiresAt):
-		text = fmt.Sprintf(":hourglass: Your *%s* access to *%s* (ticket %s) has ended.", escape(r.Level), escape(r.Resource), rd.Ticket(r))
+		text = fmt.Sprintf(":hourglass: Your *%s* access to *%s* (ticket %s) has ended. Request `%s`.", escape(r.Level), escape(r.Resource), rd.Ticket(r), r.ID)
 	case r.Extension.Pending():
-		text = fmt.Sprintf(":stopwatch: Your *%s* access to *%s* (ticket %s) ends %s; an extension of %s is waiting for approval.",
-			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), r.Extension.DurationString())
+		text = fmt.Sprintf(":stopwatch: Your *%s* access to *%s* (ticket %s) ends %s; an extension of %s is waiting for approval. Request `%s`.",
+			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), r.Extension.DurationString(), r.ID)
 	default:
 		text = fmt.Sprintf(":alarm_clock: Your *%s* access to *%s* (ticket %s) ends %s (in %s). Need longer? Extend it, or `/access extend %s <duration>`.",
 			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
