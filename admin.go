@@ -450,25 +450,7 @@ func adminAudit(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return store.ScanAudit(ctx, f, func(e *audit.Event) error {
-		return enc.Encode(exportRecord{Seq: e.Seq, Time: audit.FormatTime(e.Time), RequestID: e.RequestID, Type: e.Type, Actor: e.Actor,
-			Resource: e.Resource, Level: e.Level, Ticket: e.Ticket, Detail: e.Detail, Hash: e.Hash, PrevHash: e.PrevHash})
-	})
-}
-
-// exportRecord is one line of `gatepass audit export`.
-type exportRecord struct {
-	Seq       int64  `json:"seq"`
-	Time      string `json:"time"`
-	RequestID string `json:"request_id"`
-	Type      string `json:"type"`
-	Actor     string `json:"actor"`
-	Resource  string `json:"resource"`
-	Level     string `json:"level"`
-	Ticket    string `json:"ticket"`
-	Detail    string `json:"detail"`
-	Hash      string `json:"hash"`
-	PrevHash  string `json:"prev_hash"`
+	return store.ScanAudit(ctx, f, func(e *audit.Event) error { return enc.Encode(e) })
 }
 
 func firstSeq(n int64, last audit.Event) int64 {

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,61 +114,19 @@ type hoOptions struct {
 }
 
 // hoNewHarness is newHarness with a hoGate in front of fakeslack's Web
-// API and a few more knobs.
+// API.
 func hoNewHarness(t *testing.T, o hoOptions) (*harness, *hoGate) {
 	t.Helper()
-	if o.policy == "" {
-		o.policy = testPolicy
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "gatepass.yml"), []byte(o.policy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fs := fakeslack.New(fakeslack.Options{
-		BotToken:      testBotToken,
-		SigningSecret: testSecret,
-		Users: []fakeslack.User{
-			{ID: alice, Name: "alice"}, {ID: bob, Name: "bob"}, {ID: carol, Name: "carol"},
-			{ID: dave, Name: "dave"}, {ID: mallory, Name: "mallory"},
-		},
-		Groups:         map[string][]string{"S0ONCALL": {dave}},
-		Channels:       []fakeslack.Channel{{ID: approvals, Name: "access-approvals"}, {ID: announce, Name: "access-log"}},
-		StrictChannels: o.strict,
-		AppToken:       o.appToken,
-	})
-	gate := &hoGate{next: fs}
-	slackSrv := httptest.NewServer(gate)
-	fs.SetPublicURL(slackSrv.URL)
-	t.Cleanup(func() { _ = fs.Close(); slackSrv.Close() })
-
-	h := &harness{t: t, slack: fs, dir: dir, logs: &logBuffer{}}
-	h.env = map[string]string{
-		"SLACK_BOT_TOKEN":      testBotToken,
-		"SLACK_SIGNING_SECRET": testSecret,
-		"SLACK_API_URL":        slackSrv.URL + "/api/",
-		"GATEPASS_CONFIG":      filepath.Join(dir, "gatepass.yml"),
-		"GATEPASS_DB":          filepath.Join(dir, "gatepass.db"),
-	}
-	if o.postgres {
-		h.env["GATEPASS_DB"] = postgresURL(t)
-	}
-	for k, v := range o.env {
-		h.env[k] = v
-	}
-	if o.socket {
-		h.env["SLACK_APP_TOKEN"] = "xapp-e2e"
-		fs.SetTransport(fakeslack.TransportSocket)
-	}
-	if !o.noStart {
-		h.start()
-		t.Cleanup(h.stop)
-	}
+	var gate *hoGate
+	h := newHarness(t, harnessOptions{policy: o.policy, env: o.env, postgres: o.postgres, socket: o.socket,
+		strict: o.strict, appToken: o.appToken, noStart: o.noStart,
+		front: func(fs *fakeslack.Server) http.Handler { gate = &hoGate{next: fs}; return gate }})
 	return h, gate
 }
 
 // hoCLI runs a gatepass subcommand as its own process against the
 // harness's database and policy, and returns its output and exit status.
-func hoCLI(t *testing.T, h *harness, stdin string, args ...string) (stdout, stderr string, code int) {
+func hoCLI(t testing.TB, h *harness, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

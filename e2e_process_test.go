@@ -24,7 +24,7 @@ var (
 )
 
 // binary builds gatepass once for the tests that run it as a process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gatepass-bin")
@@ -51,7 +51,7 @@ type process struct {
 	logs *logBuffer
 }
 
-func (h *harness) startProcess(t *testing.T) *process {
+func (h *harness) startProcess(t testing.TB) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -100,7 +100,12 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	env map[string]string // more environment for serve
+	env      map[string]string // more environment for serve
+	strict   bool              // fakeslack refuses posts to unknown channels and users
+	appToken string            // the only app-level token fakeslack accepts (default: any xapp-)
+	noStart  bool              // the test starts serve itself (for instance as a process)
+	// front, if set, wraps fakeslack's HTTP side (to fail or watch calls).
+	front func(fs *fakeslack.Server) http.Handler
 	// seed, if set, writes to the database before serve first starts.
 	seed     func(dsn string)
 	policy   string
@@ -125,10 +130,16 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 			{ID: alice, Name: "alice"}, {ID: bob, Name: "bob"}, {ID: carol, Name: "carol"},
 			{ID: dave, Name: "dave"}, {ID: mallory, Name: "mallory"},
 		},
-		Groups:   map[string][]string{"S0ONCALL": {dave}},
-		Channels: []fakeslack.Channel{{ID: approvals, Name: "access-approvals"}, {ID: announce, Name: "access-log"}},
+		Groups:         map[string][]string{"S0ONCALL": {dave}},
+		Channels:       []fakeslack.Channel{{ID: approvals, Name: "access-approvals"}, {ID: announce, Name: "access-log"}},
+		StrictChannels: o.strict,
+		AppToken:       o.appToken,
 	})
-	slackSrv := httptest.NewServer(fs)
+	var front http.Handler = fs
+	if o.front != nil {
+		front = o.front(fs)
+	}
+	slackSrv := httptest.NewServer(front)
 	fs.SetPublicURL(slackSrv.URL)
 	t.Cleanup(func() { _ = fs.Close(); slackSrv.Close() })
 
@@ -152,6 +163,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	if o.seed != nil {
 		o.seed(h.env["GATEPASS_DB"])
+	}
+	if o.noStart {
+		return h
 	}
 	h.start()
 	t.Cleanup(h.stop)

@@ -38,6 +38,7 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,6 +71,16 @@ type Event struct {
 	Detail    string    `json:"detail"`
 	PrevHash  string    `json:"prev_hash"`
 	Hash      string    `json:"hash"`
+}
+
+// MarshalJSON writes an event as `gatepass audit export` does: the fields
+// under their JSON names, the time as in the canonical encoding.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // without this method
+	return json.Marshal(struct {
+		plain
+		Time string `json:"time"`
+	}{plain(e), FormatTime(e.Time)})
 }
 
 // FormatTime writes t as the canonical encoding does.

@@ -57,11 +57,27 @@ func (ix *grantIndex) intern(s string) string {
 	return s
 }
 
+// indexEntry is one grant as the index holds it: compact (a million live
+// grants cost about 300 bytes each), with strings shared between grants
+// where they repeat.
 type indexEntry struct {
-	info    workflow.GrantInfo
-	hash    tokens.Hash // zero when no token was minted
-	version int
-	active  bool
+	requestID, requester, resource, level, ticket string
+	issued, expires                               int64 // Unix seconds
+	hash                                          tokens.Hash
+	version                                       int32
+	active, breakGlass                            bool
+}
+
+// info is the grant as the workflow sees it.
+func (e *indexEntry) info() workflow.GrantInfo {
+	state := workflow.StateActive
+	if !e.active {
+		state = workflow.StateExpired // any ended state reads the same to introspection
+	}
+	return workflow.GrantInfo{
+		RequestID: e.requestID, Requester: e.requester, Resource: e.resource, Level: e.level, Ticket: e.ticket,
+		BreakGlass: e.breakGlass, State: state, IssuedAt: time.Unix(e.issued, 0).UTC(), ExpiresAt: time.Unix(e.expires, 0).UTC(),
+	}
 }
 
 func newGrantIndex() *grantIndex {
@@ -95,7 +111,11 @@ func (ix *grantIndex) applyRequest(r *workflow.Request) {
 }
 
 func entryOf(g *grantRow) indexEntry {
-	e := indexEntry{info: grantInfo(g), version: g.Version, active: g.State == string(workflow.StateActive)}
+	e := indexEntry{
+		requestID: g.RequestID, requester: g.Subject, resource: g.Resource, level: g.Level, ticket: g.Ticket,
+		issued: g.IssuedAt.Unix(), expires: g.ExpiresAt.Unix(), version: int32(g.Version),
+		active: g.State == string(workflow.StateActive), breakGlass: g.BreakGlass,
+	}
 	if g.TokenHash != nil {
 		if h, err := tokens.ParseHash(*g.TokenHash); err == nil {
 			e.hash = h
@@ -112,7 +132,7 @@ func (ix *grantIndex) apply(e indexEntry) {
 }
 
 func (ix *grantIndex) applyLocked(e indexEntry) {
-	id := e.info.RequestID
+	id := e.requestID
 	old := ix.byID[id]
 	if old != nil && e.version <= old.version {
 		return
@@ -134,7 +154,7 @@ func (ix *grantIndex) get(h tokens.Hash) (workflow.GrantInfo, bool) {
 	e, ok := ix.byHash[h]
 	var info workflow.GrantInfo
 	if ok {
-		info = e.info
+		info = e.info()
 	}
 	ix.mu.RUnlock()
 	return info, ok
@@ -154,7 +174,7 @@ func (ix *grantIndex) settle(h tokens.Hash) (workflow.GrantInfo, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if e, ok := ix.byHash[h]; ok {
-		return e.info, true
+		return e.info(), true
 	}
 	ix.neg.add(h)
 	return workflow.GrantInfo{}, false
@@ -166,7 +186,7 @@ func (ix *grantIndex) prune(cutoff time.Time) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for id, e := range ix.byID {
-		if !e.active && e.info.ExpiresAt.Before(cutoff) {
+		if !e.active && e.expires < cutoff.Unix() {
 			delete(ix.byID, id)
 		}
 	}

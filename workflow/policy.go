@@ -539,28 +539,7 @@ func (pp *policyParser) resource(k, v *yaml.Node, minDuration time.Duration) *Re
 }
 
 func (pp *policyParser) approvers(n *yaml.Node, key string) []string {
-	if n.Kind != yaml.SequenceNode {
-		pp.fail(n, key, "must be a list of Slack user IDs (U…) or user-group IDs (S…), got %s", describe(n))
-		return nil
-	}
-	var out []string
-	for i, item := range n.Content {
-		ikey := fmt.Sprintf("%s[%d]", key, i)
-		s, ok := pp.str(item, ikey)
-		if !ok {
-			continue
-		}
-		if !approverRE.MatchString(s) {
-			pp.fail(item, ikey, "%q is not a Slack user ID (U…, W…) or user-group ID (S…)", s)
-			continue
-		}
-		if slices.Contains(out, s) {
-			pp.fail(item, ikey, "%s is listed twice", s)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
+	return pp.names(n, key, approverRE, "Slack user IDs (U…) or user-group IDs (S…)", "a Slack user ID (U…, W…) or user-group ID (S…)")
 }
 
 func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.Duration, approvers []string, prov *ProviderConfig) (Level, bool) {
@@ -630,14 +609,14 @@ func (pp *policyParser) level(k, v *yaml.Node, parent string, minDuration time.D
 				ok = false
 				continue
 			}
-			l.Roles = pp.names(fv, fkey, roleRE, "PostgreSQL role names (letters, digits, '_', at most 63)")
+			l.Roles = pp.names(fv, fkey, roleRE, "PostgreSQL role names", "a PostgreSQL role name (letters, digits and '_', at most 63)")
 		case "methods":
 			if prov == nil || prov.Kind != ProviderHTTPProxy {
 				pp.fail(fk, fkey, "methods apply only to a resource with an http_proxy provider")
 				ok = false
 				continue
 			}
-			l.Methods = pp.names(fv, fkey, methodRE, "HTTP methods such as GET, HEAD, POST")
+			l.Methods = pp.names(fv, fkey, methodRE, "HTTP methods such as GET, HEAD, POST", "an HTTP method such as GET")
 			for i, m := range l.Methods {
 				l.Methods[i] = strings.ToUpper(m)
 			}
@@ -667,10 +646,11 @@ var (
 	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
-// names reads a list of names matching re.
-func (pp *policyParser) names(n *yaml.Node, key string, re *regexp.Regexp, what string) []string {
+// names reads a list of distinct names matching re; list and one
+// describe them in errors ("HTTP methods such as GET", "an HTTP method").
+func (pp *policyParser) names(n *yaml.Node, key string, re *regexp.Regexp, list, one string) []string {
 	if n.Kind != yaml.SequenceNode {
-		pp.fail(n, key, "must be a list of %s, got %s", what, describe(n))
+		pp.fail(n, key, "must be a list of %s, got %s", list, describe(n))
 		return nil
 	}
 	var out []string
@@ -681,7 +661,11 @@ func (pp *policyParser) names(n *yaml.Node, key string, re *regexp.Regexp, what 
 			continue
 		}
 		if !re.MatchString(s) {
-			pp.fail(item, ikey, "%q is not one of %s", s, what)
+			pp.fail(item, ikey, "%q is not %s", s, one)
+			continue
+		}
+		if slices.Contains(out, s) {
+			pp.fail(item, ikey, "%s is listed twice", s)
 			continue
 		}
 		out = append(out, s)

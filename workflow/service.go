@@ -420,14 +420,7 @@ func (s *Service) decide(ctx context.Context, id, actor string, approve bool) (R
 	if approve {
 		op = "approve " + id
 	}
-	cur, err := s.get(ctx, op, id)
-	if err != nil {
-		return Request{}, err
-	}
-	if actor == cur.Requester {
-		return cur, errorf(op, KindForbidden, "You can't approve or deny your own request; another approver of %s must decide.", cur.Resource)
-	}
-	if err := s.mustApprove(ctx, op, cur.Resource, actor, "approve or deny requests for"); err != nil {
+	if cur, err := s.mayDecide(ctx, op, id, actor, "approve or deny your own request", "approve or deny requests for"); err != nil {
 		return cur, err
 	}
 	r, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
@@ -472,6 +465,24 @@ func (s *Service) decide(ctx context.Context, id, actor string, approve bool) (R
 	s.log.Info("request decided", "request_id", id, "by", actor, "approve", approve, "state", r.State, "approvals", len(r.Approvals), "required", r.ApprovalsRequired)
 	s.Wake()
 	return r, nil
+}
+
+// mayDecide loads a request and checks that actor may decide on it: an
+// approver of its resource who is not its requester. own and what name
+// the act in the refusals ("approve or deny your own request", "approve
+// or deny requests for").
+func (s *Service) mayDecide(ctx context.Context, op, id, actor, own, what string) (Request, error) {
+	cur, err := s.get(ctx, op, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if actor == cur.Requester {
+		return cur, errorf(op, KindForbidden, "You can't %s; another approver of %s must.", own, cur.Resource)
+	}
+	if err := s.mustApprove(ctx, op, cur.Resource, actor, what); err != nil {
+		return cur, err
+	}
+	return cur, nil
 }
 
 // withReceipt adds an update of the requester's receipt to notices, when
@@ -680,14 +691,7 @@ func (s *Service) DenyExtension(ctx context.Context, id, approver string) (Reque
 
 func (s *Service) decideExtension(ctx context.Context, id, actor string, approve bool) (Request, error) {
 	op := "decide extension of " + id
-	cur, err := s.get(ctx, op, id)
-	if err != nil {
-		return Request{}, err
-	}
-	if actor == cur.Requester {
-		return cur, errorf(op, KindForbidden, "You can't approve or deny your own extension; another approver of %s must decide.", cur.Resource)
-	}
-	if err := s.mustApprove(ctx, op, cur.Resource, actor, "approve or deny extensions for"); err != nil {
+	if cur, err := s.mayDecide(ctx, op, id, actor, "approve or deny your own extension", "approve or deny extensions for"); err != nil {
 		return cur, err
 	}
 	r, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
@@ -751,10 +755,7 @@ func (s *Service) Review(ctx context.Context, id, reviewer string) (Request, err
 	if !cur.BreakGlass {
 		return cur, errorf(op, KindInvalid, "Request %s was not a break-glass grant; there is nothing to review.", id)
 	}
-	if reviewer == cur.Requester {
-		return cur, errorf(op, KindForbidden, "You can't review your own break-glass access; another approver of %s must.", cur.Resource)
-	}
-	if err := s.mustApprove(ctx, op, cur.Resource, reviewer, "review break-glass access to"); err != nil {
+	if cur, err := s.mayDecide(ctx, op, id, reviewer, "review your own break-glass access", "review break-glass access to"); err != nil {
 		return cur, err
 	}
 	r, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
