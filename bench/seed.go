@@ -85,7 +85,8 @@ var grantCols = []string{"request_id", "token_hash", "scope", "resource", "level
 // expiring at expires, with tokens Token(first) … Token(first+n-1), held
 // by 20,000 requesters under 50,000 tickets.
 func LiveGrants(ctx context.Context, db *sql.DB, postgres bool, first, n int, issued, expires time.Time) error {
-	issued, expires = issued.UTC(), expires.UTC()
+	// Grants start and end on whole seconds, as gatepass issues them.
+	issued, expires = issued.UTC().Truncate(time.Second), expires.UTC().Truncate(time.Second)
 	err := insert(ctx, db, postgres, "requests", requestCols, n, func(j int) []any {
 		i := first + j
 		return []any{RequestID('a', i), fmt.Sprintf("U%08d", i%20000), "prod-db", "read", int64(expires.Sub(issued) / time.Second), "",
@@ -105,7 +106,7 @@ func LiveGrants(ctx context.Context, db *sql.DB, postgres bool, first, n int, is
 // EndedRequests writes n requests that ended long ago (history), each
 // with a grant that expired.
 func EndedRequests(ctx context.Context, db *sql.DB, postgres bool, first, n int, at time.Time) error {
-	at = at.UTC()
+	at = at.UTC().Truncate(time.Second)
 	err := insert(ctx, db, postgres, "requests", requestCols, n, func(j int) []any {
 		i := first + j
 		return []any{RequestID('e', i), fmt.Sprintf("U%08d", i%5000), "prod-db", "read", 1800, "30m",

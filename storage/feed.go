@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -196,14 +199,11 @@ func (f *feed) loadActive(ctx context.Context) error {
 		return err
 	}
 	f.s.index.reserve(live)
-	// Request IDs are UUIDs in lowercase hexadecimal: "8" splits them in
-	// half; "~" sorts after every character they use. SQLite reads in this
-	// process, so two readers use two cores; PostgreSQL already works
-	// beside gatepass, in a process of its own.
+	// Request IDs are UUIDs in lowercase hexadecimal: "~" sorts after
+	// every character they use. (Two readers of halves of the key space
+	// gain nothing: SQLite serializes its allocations, and PostgreSQL
+	// already works beside gatepass.)
 	ranges := [][2]string{{"", "~"}}
-	if !f.s.postgres {
-		ranges = [][2]string{{"", "8"}, {"7~", "~"}}
-	}
 	errs := make(chan error, len(ranges))
 	for _, r := range ranges {
 		go func() {
@@ -237,39 +237,78 @@ func (s *Store) grantRecord() string {
 		return "concat_ws(chr(31), request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state, " +
 			"(EXTRACT(EPOCH FROM issued_at)::bigint)::text, (EXTRACT(EPOCH FROM expires_at)::bigint)::text, version::text, ticket)"
 	}
+	// SQLite keeps times as text (2026-11-27 09:00:00+00:00): parsing
+	// that in Go is cheaper than having SQLite convert it.
 	return "request_id || char(31) || COALESCE(token_hash, '') || char(31) || resource || char(31) || level || char(31) || subject || char(31) || " +
-		"CAST(break_glass AS INTEGER) || char(31) || state || char(31) || strftime('%s', issued_at) || char(31) || strftime('%s', expires_at) || char(31) || " +
+		"CAST(break_glass AS INTEGER) || char(31) || state || char(31) || issued_at || char(31) || expires_at || char(31) || " +
 		"version || char(31) || ticket"
 }
 
-// parseGrantRecord reads what grantRecord wrote.
-func (ix *grantIndex) parseGrantRecord(rec string) (indexEntry, bool) {
-	var f [10]string
+// parseGrantRecord reads what grantRecord wrote. Strings that repeat
+// between grants are taken from (and added to) local, an intern table the
+// caller holds, so the record's bytes can be reused for the next row.
+func parseGrantRecord(rec []byte, local map[string]string) (indexEntry, bool) {
+	var f [10][]byte
 	rest := rec
 	for i := range f {
-		var ok bool
-		f[i], rest, ok = strings.Cut(rest, "\x1f")
-		if !ok {
+		j := bytes.IndexByte(rest, 0x1f)
+		if j < 0 {
 			return indexEntry{}, false
 		}
+		f[i], rest = rest[:j], rest[j+1:]
 	}
-	issued, err1 := strconv.ParseInt(f[7], 10, 64)
-	expires, err2 := strconv.ParseInt(f[8], 10, 64)
-	version, err3 := strconv.Atoi(f[9])
+	issued, err1 := unixSeconds(f[7])
+	expires, err2 := unixSeconds(f[8])
+	version, err3 := strconv.Atoi(string(f[9]))
 	if err1 != nil || err2 != nil || err3 != nil {
 		return indexEntry{}, false
 	}
-	e := indexEntry{
-		requestID: strings.Clone(f[0]), requester: ix.intern(f[4]), resource: ix.intern(f[2]), level: ix.intern(f[3]),
-		ticket: ix.intern(rest), issued: issued, expires: expires, version: int32(version),
-		active: f[6] == string(workflow.StateActive), breakGlass: f[5] == "1",
+	intern := func(b []byte) string {
+		if v, ok := local[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		if len(local) < maxInterned {
+			local[v] = v
+		}
+		return v
 	}
-	if f[1] != "" {
-		if h, err := tokens.ParseHash(f[1]); err == nil {
-			e.hash = h
+	e := indexEntry{
+		requestID: string(f[0]), requester: intern(f[4]), resource: intern(f[2]), level: intern(f[3]),
+		ticket: intern(rest), issued: issued, expires: expires, version: int32(version),
+		active: string(f[6]) == string(workflow.StateActive), breakGlass: len(f[5]) == 1 && f[5][0] == '1',
+	}
+	if len(f[1]) == 2*len(e.hash) {
+		if _, err := hex.Decode(e.hash[:], f[1]); err != nil {
+			e.hash = tokens.Hash{}
 		}
 	}
 	return e, true
+}
+
+// unixSeconds reads a time the database wrote: Unix seconds (PostgreSQL's
+// record), or SQLite's text form. The common form, whole seconds in UTC
+// ("2026-11-27 09:00:00+00:00"), is read without time.Parse.
+func unixSeconds(b []byte) (int64, error) {
+	if len(b) > 0 && b[0] != '-' && len(b) < 12 {
+		return strconv.ParseInt(string(b), 10, 64)
+	}
+	if len(b) == 25 && b[4] == '-' && b[7] == '-' && b[10] == ' ' && b[13] == ':' && b[16] == ':' && string(b[19:]) == "+00:00" {
+		n := func(i, w int) int {
+			v := 0
+			for _, c := range b[i : i+w] {
+				v = v*10 + int(c-'0')
+			}
+			return v
+		}
+		return time.Date(n(0, 4), time.Month(n(5, 2)), n(8, 2), n(11, 2), n(14, 2), n(17, 2), 0, time.UTC).Unix(), nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, string(b)); err == nil {
+			return t.Unix(), nil
+		}
+	}
+	return 0, fmt.Errorf("unreadable time %q", b)
 }
 
 func (s *Store) param(i int) string {
@@ -304,9 +343,14 @@ func (f *feed) scanGrantsWhere(ctx context.Context, where string, args ...any) (
 	ix := f.s.index
 	var (
 		n       int
-		id, rec string
+		id, rec sql.RawBytes
 	)
-	batch := make([]indexEntry, 0, 512)
+	// Strings that repeat between grants are shared through the index's
+	// intern table, held for the whole page.
+	ix.internMu.Lock()
+	defer ix.internMu.Unlock()
+	local := ix.interned
+	batch := make([]indexEntry, 0, 1024)
 	flush := func() {
 		ix.mu.Lock()
 		for i := range batch {
@@ -315,14 +359,16 @@ func (f *feed) scanGrantsWhere(ctx context.Context, where string, args ...any) (
 		ix.mu.Unlock()
 		batch = batch[:0]
 	}
+	last := ""
 	for rows.Next() {
 		if err := rows.Scan(&id, &rec); err != nil {
-			return n, id, err
+			return n, last, err
 		}
-		e, ok := ix.parseGrantRecord(rec)
+		e, ok := parseGrantRecord(rec, local)
 		if !ok {
-			return n, id, fmt.Errorf("grant %s: unreadable record", id)
+			return n, last, fmt.Errorf("grant %s: unreadable record", id)
 		}
+		last = e.requestID
 		batch = append(batch, e)
 		if len(batch) == cap(batch) {
 			flush()
@@ -330,7 +376,7 @@ func (f *feed) scanGrantsWhere(ctx context.Context, where string, args ...any) (
 		n++
 	}
 	flush()
-	return n, id, rows.Err()
+	return n, last, rows.Err()
 }
 
 // reconcile compares the index with the database: every grant the index
