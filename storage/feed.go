@@ -199,6 +199,9 @@ func (f *feed) loadActive(ctx context.Context) error {
 		return err
 	}
 	f.s.index.reserve(live)
+	if f.s.postgres {
+		return f.streamActive(ctx)
+	}
 	// Request IDs are UUIDs in lowercase hexadecimal: "~" sorts after
 	// every character they use. (Two readers of halves of the key space
 	// gain nothing: SQLite serializes its allocations, and PostgreSQL
@@ -227,6 +230,53 @@ func (f *feed) loadActive(ctx context.Context) error {
 	return first
 }
 
+// streamActive reads every active grant from PostgreSQL in one streamed
+// query on a connection of its own, taking each row's fields as raw text.
+func (f *feed) streamActive(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, f.s.dsn)
+	if err != nil {
+		return redactURLError(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state,
+		(date_part('epoch', issued_at)::bigint)::text, (date_part('epoch', expires_at)::bigint)::text, version::text, ticket
+		FROM grants WHERE state = 'active'`, pgx.QueryResultFormats{pgx.TextFormatCode})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	ix := f.s.index
+	ix.internMu.Lock()
+	defer ix.internMu.Unlock()
+	batch := make([]indexEntry, 0, 1024)
+	flush := func() {
+		ix.mu.Lock()
+		for i := range batch {
+			ix.applyLocked(batch[i])
+		}
+		ix.mu.Unlock()
+		batch = batch[:0]
+	}
+	var fields [11][]byte
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) != len(fields) {
+			return fmt.Errorf("live grants: %d columns, want %d", len(raw), len(fields))
+		}
+		copy(fields[:], raw)
+		e, ok := parseGrantFields(&fields, ix.interned)
+		if !ok {
+			return fmt.Errorf("grant %s: unreadable record", raw[0])
+		}
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	flush()
+	return rows.Err()
+}
+
 // grantRecord is what the index needs of a grant, as one text value the
 // database assembles: the fields joined by U+001F, the ticket last (so it
 // may hold anything), times as Unix seconds (grants start and end on whole
@@ -235,7 +285,7 @@ func (f *feed) loadActive(ctx context.Context) error {
 func (s *Store) grantRecord() string {
 	if s.postgres {
 		return "concat_ws(chr(31), request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state, " +
-			"(EXTRACT(EPOCH FROM issued_at)::bigint)::text, (EXTRACT(EPOCH FROM expires_at)::bigint)::text, version::text, ticket)"
+			"(date_part('epoch', issued_at)::bigint)::text, (date_part('epoch', expires_at)::bigint)::text, version::text, ticket)"
 	}
 	// SQLite keeps times as text (2026-11-27 09:00:00+00:00): parsing
 	// that in Go is cheaper than having SQLite convert it.
@@ -248,15 +298,24 @@ func (s *Store) grantRecord() string {
 // between grants are taken from (and added to) local, an intern table the
 // caller holds, so the record's bytes can be reused for the next row.
 func parseGrantRecord(rec []byte, local map[string]string) (indexEntry, bool) {
-	var f [10][]byte
+	var f [11][]byte
 	rest := rec
-	for i := range f {
+	for i := range 10 {
 		j := bytes.IndexByte(rest, 0x1f)
 		if j < 0 {
 			return indexEntry{}, false
 		}
 		f[i], rest = rest[:j], rest[j+1:]
 	}
+	f[10] = rest
+	return parseGrantFields(&f, local)
+}
+
+// parseGrantFields reads a grant's fields in grantRecord's order: request
+// ID, token hash, resource, level, subject, break-glass (0/1), state,
+// issued and expires (Unix seconds or SQLite's time text), version,
+// ticket.
+func parseGrantFields(f *[11][]byte, local map[string]string) (indexEntry, bool) {
 	issued, err1 := unixSeconds(f[7])
 	expires, err2 := unixSeconds(f[8])
 	version, err3 := strconv.Atoi(string(f[9]))
@@ -275,8 +334,8 @@ func parseGrantRecord(rec []byte, local map[string]string) (indexEntry, bool) {
 	}
 	e := indexEntry{
 		requestID: string(f[0]), requester: intern(f[4]), resource: intern(f[2]), level: intern(f[3]),
-		ticket: intern(rest), issued: issued, expires: expires, version: int32(version),
-		active: string(f[6]) == string(workflow.StateActive), breakGlass: len(f[5]) == 1 && f[5][0] == '1',
+		ticket: intern(f[10]), issued: issued, expires: expires, version: int32(version),
+		active: string(f[6]) == string(workflow.StateActive), breakGlass: len(f[5]) == 1 && (f[5][0] == '1' || f[5][0] == 't'),
 	}
 	if len(f[1]) == 2*len(e.hash) {
 		if _, err := hex.Decode(e.hash[:], f[1]); err != nil {

@@ -231,8 +231,12 @@ func (c *negativeCache) add(h tokens.Hash) {
 }
 
 func (c *negativeCache) remove(h tokens.Hash) {
-	delete(c.young, h)
-	delete(c.old, h)
+	if len(c.young) > 0 {
+		delete(c.young, h)
+	}
+	if len(c.old) > 0 {
+		delete(c.old, h)
+	}
 }
 
 // GrantByTokenHash finds the active grant whose current token has hash h:
