@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,6 +200,9 @@ func (f *feed) loadActive(ctx context.Context) error {
 		return err
 	}
 	f.s.index.reserve(live)
+	if live > bulkLoad {
+		defer relaxGC()()
+	}
 	if f.s.postgres {
 		return f.streamActive(ctx)
 	}
@@ -228,6 +232,40 @@ func (f *feed) loadActive(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// bulkLoad is how many live grants make start-up worth relaxing the
+// garbage collector for.
+const bulkLoad = 100_000
+
+var (
+	gcMu      sync.Mutex
+	gcLoads   int
+	gcPercent int
+)
+
+// relaxGC lets the heap grow further between collections while a large
+// index is being built (most of what is allocated then stays), and returns
+// the function that puts the setting back. Loads in one process share one
+// relaxation. A memory limit (GOMEMLIMIT) still holds: the collector runs
+// more often as the heap nears it.
+func relaxGC() func() {
+	gcMu.Lock()
+	defer gcMu.Unlock()
+	if gcLoads == 0 {
+		gcPercent = debug.SetGCPercent(400)
+		if gcPercent < 0 { // collection was off: leave it so
+			debug.SetGCPercent(gcPercent)
+		}
+	}
+	gcLoads++
+	return func() {
+		gcMu.Lock()
+		defer gcMu.Unlock()
+		if gcLoads--; gcLoads == 0 {
+			debug.SetGCPercent(gcPercent)
+		}
+	}
 }
 
 // streamActive reads every active grant from PostgreSQL in one streamed

@@ -148,24 +148,19 @@ func (ix *grantIndex) applyLocked(e indexEntry) {
 	}
 }
 
-// get returns the grant of an active token's hash, if the index holds it.
-func (ix *grantIndex) get(h tokens.Hash) (workflow.GrantInfo, bool) {
+// lookup returns the grant of an active token's hash, if the index holds
+// it, or reports that h was refused before and nothing since has made it
+// live: one look under the read lock either way.
+func (ix *grantIndex) lookup(h tokens.Hash) (info workflow.GrantInfo, found, dead bool) {
 	ix.mu.RLock()
 	e, ok := ix.byHash[h]
-	var info workflow.GrantInfo
 	if ok {
 		info = e.info()
+	} else {
+		dead = ix.neg.has(h)
 	}
 	ix.mu.RUnlock()
-	return info, ok
-}
-
-// knownDead reports whether h was refused before and nothing since has
-// made it live.
-func (ix *grantIndex) knownDead(h tokens.Hash) bool {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return ix.neg.has(h)
+	return info, ok, dead
 }
 
 // settle looks h up once more after the feed caught up and, if it is still
@@ -244,10 +239,11 @@ func (c *negativeCache) remove(h tokens.Hash) {
 // after catching up with the change feed, so a token another process has
 // just issued is found.
 func (s *Store) GrantByTokenHash(ctx context.Context, h tokens.Hash) (workflow.GrantInfo, error) {
-	if g, ok := s.index.get(h); ok {
+	g, found, dead := s.index.lookup(h)
+	switch {
+	case found:
 		return g, nil
-	}
-	if s.index.knownDead(h) {
+	case dead:
 		return workflow.GrantInfo{}, workflow.ErrNotFound
 	}
 	if err := s.feed.catchUp(ctx); err != nil {
