@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatepass/gatepass/fakeslack"
+	"github.com/gatepass/gatepass/workflow"
 )
 
 // Helpers for the hardening and operations end-to-end tests
@@ -111,7 +112,15 @@ type hoOptions struct {
 	noStart  bool   // the test starts serve itself (for instance as a process)
 	socket   bool   // Slack over Socket Mode
 	appToken string // the only app-level token fakeslack accepts (default: any xapp-)
+	clock    workflow.Clock
 }
+
+// skewClock is the system clock moved ahead by what a test adds, for rules
+// measured in minutes that depend on things happening in real time too.
+type skewClock struct{ ahead atomic.Int64 }
+
+func (c *skewClock) Now() time.Time          { return time.Now().Add(time.Duration(c.ahead.Load())) }
+func (c *skewClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // hoNewHarness is newHarness with a hoGate in front of fakeslack's Web
 // API.
@@ -119,7 +128,7 @@ func hoNewHarness(t *testing.T, o hoOptions) (*harness, *hoGate) {
 	t.Helper()
 	var gate *hoGate
 	h := newHarness(t, harnessOptions{policy: o.policy, env: o.env, postgres: o.postgres, socket: o.socket,
-		strict: o.strict, appToken: o.appToken, noStart: o.noStart,
+		strict: o.strict, appToken: o.appToken, noStart: o.noStart, clock: o.clock,
 		front: func(fs *fakeslack.Server) http.Handler { gate = &hoGate{next: fs}; return gate }})
 	return h, gate
 }

@@ -293,7 +293,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 	}
 	sched.Start()
 
-	health := healthCheck{store: store, bot: b, socket: cfg.AppToken != ""}
+	health := healthCheck{store: store, bot: b, socket: cfg.AppToken != "", now: clock.Now}
 	srv := &http.Server{
 		Handler:           routes(b, cfg.SigningSecret, measured(introspector, met), health, met.Handler()),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -35,6 +35,7 @@ type healthCheck struct {
 	store  *storage.Store
 	bot    *bot.Bot
 	socket bool
+	now    func() time.Time // the service's clock
 }
 
 func (h healthCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +48,7 @@ func (h healthCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("database unavailable: cannot write\n"))
 		return
 	}
-	if h.socket && !h.bot.SocketHealthy(time.Now(), socketGrace) {
+	if h.socket && !h.bot.SocketHealthy(h.now(), socketGrace) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("Slack unreachable: the Socket Mode connection has been down for over a minute\n"))
 		return

@@ -20,7 +20,7 @@ import (
 func (b *Bot) RunSocketMode(ctx context.Context, client *socketmode.Client) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
-	b.socketDownSince.Store(time.Now().UnixNano())
+	b.socketDownSince.Store(b.svc.Now().UnixNano())
 	// The connection outlives ctx until the envelopes under way are acked.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -63,7 +63,7 @@ func (b *Bot) SocketHealthy(now time.Time, grace time.Duration) bool {
 
 func (b *Bot) socketDown() {
 	if b.socketUp.Swap(false) || b.socketDownSince.Load() == 0 {
-		b.socketDownSince.Store(time.Now().UnixNano())
+		b.socketDownSince.Store(b.svc.Now().UnixNano())
 	}
 }
 

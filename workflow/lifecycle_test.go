@@ -473,9 +473,6 @@ func TestProviderGrantRevokeAndFailure(t *testing.T) {
 // Thousands of grants ending in one second are swept in batches, each
 // exactly once, however many sweepers run.
 func TestMassExpiryIsSweptOnceInBatches(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long")
-	}
 	f := newLifeFixture(t)
 	const n = 1200
 	ids := make([]string, 0, n)
