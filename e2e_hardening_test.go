@@ -537,14 +537,7 @@ func TestHardeningSlowFloodBoundsMemory(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.stop()
 	p := h.startProcess(t)
-	h.waitFor("health", func() bool {
-		resp, err := http.Get(h.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	h.waitFor("health", func() bool { return h.health() == http.StatusOK })
 	_, tok := hoBreakGlass(h, alice, "prod-db read", "INC-400")
 	client := hoClient()
 	if act, err := hoActive(client, h.base, tok); err != nil || !act {
@@ -954,15 +947,7 @@ func TestHardeningHealthWhenDatabaseFileGoes(t *testing.T) {
 	for _, how := range []string{"deleted", "replaced"} {
 		t.Run(how, func(t *testing.T) {
 			h := newHarness(t, harnessOptions{})
-			get := func() int {
-				resp, err := http.Get(h.base + "/healthz")
-				if err != nil {
-					return 0
-				}
-				resp.Body.Close()
-				return resp.StatusCode
-			}
-			if s := get(); s != http.StatusOK {
+			if s := h.health(); s != http.StatusOK {
 				t.Fatalf("healthz %d before", s)
 			}
 			db := h.env["GATEPASS_DB"]
@@ -974,7 +959,7 @@ func TestHardeningHealthWhenDatabaseFileGoes(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if s := get(); s != http.StatusServiceUnavailable {
+			if s := h.health(); s != http.StatusServiceUnavailable {
 				t.Errorf("healthz %d after the database file was %s, want 503", s, how)
 			}
 		})
@@ -1002,28 +987,19 @@ func TestHardeningHealthWhenPostgresGoes(t *testing.T) {
 		proxy.setUp(true)
 		h.stop()
 	})
-	get := func() int {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(h.base + "/healthz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := get(); s != http.StatusOK {
+	if s := h.health(); s != http.StatusOK {
 		t.Fatalf("healthz %d before", s)
 	}
 	proxy.setUp(false)
 	start := time.Now()
-	if s := get(); s != http.StatusServiceUnavailable {
+	if s := h.health(); s != http.StatusServiceUnavailable {
 		t.Errorf("healthz %d with PostgreSQL unreachable, want 503", s)
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("healthz took %s to answer with the database gone", took)
 	}
 	proxy.setUp(true)
-	if !hoWait(10*time.Second, func() bool { return get() == http.StatusOK }) {
+	if !hoWait(10*time.Second, func() bool { return h.health() == http.StatusOK }) {
 		t.Errorf("healthz not 200 again after PostgreSQL came back")
 	}
 }
@@ -1090,15 +1066,7 @@ func (p *hoTCPProxy) setUp(up bool) {
 // (TestHardeningSocketModeHealthAfterAMinuteDown tests the 503 side.)
 func TestHardeningSocketModeHealthToleratesShortOutages(t *testing.T) {
 	h, gate := hoNewHarness(t, hoOptions{socket: true})
-	get := func() int {
-		resp, err := http.Get(h.base + "/healthz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := get(); s != http.StatusOK {
+	if s := h.health(); s != http.StatusOK {
 		t.Fatalf("healthz %d while connected", s)
 	}
 	gate.set(hoSlackDown) // apps.connections.open fails: no reconnect
@@ -1107,7 +1075,7 @@ func TestHardeningSocketModeHealthToleratesShortOutages(t *testing.T) {
 	if h.slack.SocketConnected() {
 		t.Fatal("reconnected while Slack was down?")
 	}
-	if s := get(); s != http.StatusOK {
+	if s := h.health(); s != http.StatusOK {
 		t.Errorf("healthz %d after 3 s without Slack, want 200 (503 only after a minute)", s)
 	}
 	gate.set(hoSlackUp)
@@ -1120,7 +1088,7 @@ func TestHardeningSocketModeHealthToleratesShortOutages(t *testing.T) {
 	if r.Text == "" {
 		t.Error("no answer over the new connection")
 	}
-	if s := get(); s != http.StatusOK {
+	if s := h.health(); s != http.StatusOK {
 		t.Errorf("healthz %d after reconnecting", s)
 	}
 }
@@ -1131,24 +1099,16 @@ func TestHardeningSocketModeHealthToleratesShortOutages(t *testing.T) {
 func TestHardeningSocketModeHealthAfterAMinuteDown(t *testing.T) {
 	clock := &skewClock{}
 	h, gate := hoNewHarness(t, hoOptions{socket: true, clock: clock})
-	get := func() int {
-		resp, err := http.Get(h.base + "/healthz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
 	gate.set(hoSlackDown) // apps.connections.open fails: no reconnect
 	h.slack.DisconnectSockets("link_disabled")
 	// The failed reconnection is logged after the loss was noticed.
 	h.waitFor("a failed reconnection", func() bool { return strings.Contains(h.logs.String(), "socket mode: connection trouble") })
 	clock.advance(55 * time.Second)
-	if s := get(); s != http.StatusOK {
+	if s := h.health(); s != http.StatusOK {
 		t.Errorf("healthz %d 55 s after Slack became unreachable, want 200 until a minute has passed", s)
 	}
 	clock.advance(10 * time.Second)
-	if s := get(); s != http.StatusServiceUnavailable {
+	if s := h.health(); s != http.StatusServiceUnavailable {
 		t.Fatalf("healthz %d 65 s after Slack became unreachable in Socket Mode, want 503", s)
 	}
 	gate.set(hoSlackUp)
@@ -1157,8 +1117,8 @@ func TestHardeningSocketModeHealthAfterAMinuteDown(t *testing.T) {
 	if err := h.slack.WaitSocketConnected(ctx); err != nil {
 		t.Fatalf("did not reconnect: %v", err)
 	}
-	if !hoWait(10*time.Second, func() bool { return get() == http.StatusOK }) {
-		t.Errorf("healthz %d after the connection came back", get())
+	if !hoWait(10*time.Second, func() bool { return h.health() == http.StatusOK }) {
+		t.Errorf("healthz %d after the connection came back", h.health())
 	}
 }
 
@@ -1183,14 +1143,7 @@ func TestHardeningServeExitsWhenSlackRejectsToken(t *testing.T) {
 	t.Run("while running", func(t *testing.T) {
 		h, gate := hoNewHarness(t, hoOptions{noStart: true})
 		p := h.startProcess(t)
-		h.waitFor("health", func() bool {
-			resp, err := http.Get(h.base + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
+		h.waitFor("health", func() bool { return h.health() == http.StatusOK })
 		gate.set(hoSlackRevoked)
 		// Something to send: an approval message.
 		h.command(alice, "prod-db read 30m INC-401 token revoked")

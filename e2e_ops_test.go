@@ -673,14 +673,7 @@ func TestOpsJSONLogsHoldNoSecrets(t *testing.T) {
 		"GATEPASS_LOG_FORMAT": "json", "GATEPASS_LOG_LEVEL": "debug",
 	}})
 	p := h.startProcess(t)
-	h.waitFor("health", func() bool {
-		resp, err := http.Get(h.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	h.waitFor("health", func() bool { return h.health() == http.StatusOK })
 	var toks []string
 	id, tok := hoApproved(h, alice, "prod-db read", "INC-1101", "30m")
 	toks = append(toks, tok)

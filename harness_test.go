@@ -375,6 +375,17 @@ func active(m map[string]any) bool { return m["active"] == true }
 
 // postCalls counts chat.postMessage calls, to show that something reached
 // no one.
+// health is the status /healthz answers now (0 when nothing answers).
+func (h *harness) health() int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(h.base + "/healthz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (h *harness) postCalls() int { return len(h.slack.CallsTo("chat.postMessage")) }
 
 func hasButtons(m fakeslack.Message) bool { return len(fakeslack.Buttons(m)) > 0 }
