@@ -288,11 +288,7 @@ func (f *feed) streamActive(ctx context.Context) error {
 	defer ix.internMu.Unlock()
 	batch := make([]indexEntry, 0, 1024)
 	flush := func() {
-		ix.mu.Lock()
-		for i := range batch {
-			ix.applyLocked(batch[i])
-		}
-		ix.mu.Unlock()
+		ix.applyBatch(batch)
 		batch = batch[:0]
 	}
 	var fields [11][]byte
@@ -449,11 +445,7 @@ func (f *feed) scanGrantsWhere(ctx context.Context, where string, args ...any) (
 	local := ix.interned
 	batch := make([]indexEntry, 0, 1024)
 	flush := func() {
-		ix.mu.Lock()
-		for i := range batch {
-			ix.applyLocked(batch[i])
-		}
-		ix.mu.Unlock()
+		ix.applyBatch(batch)
 		batch = batch[:0]
 	}
 	last := ""

@@ -148,6 +148,15 @@ func (ix *grantIndex) applyLocked(e indexEntry) {
 	}
 }
 
+// applyBatch applies entries loaded in bulk under one hold of the lock.
+func (ix *grantIndex) applyBatch(batch []indexEntry) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i := range batch {
+		ix.applyLocked(batch[i])
+	}
+}
+
 // lookup returns the grant of an active token's hash, if the index holds
 // it, or reports that h was refused before and nothing since has made it
 // live: one look under the read lock either way.
