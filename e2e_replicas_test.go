@@ -30,7 +30,7 @@ type replicaSet struct {
 	lb    *httptest.Server
 }
 
-func startReplicas(t *testing.T, h *harness, n int) *replicaSet {
+func startReplicas(t testing.TB, h *harness, n int) *replicaSet {
 	t.Helper()
 	rs := &replicaSet{h: h, down: make([]atomic.Bool, n)}
 	for range n {
