@@ -164,7 +164,22 @@ func TestReplicasShareTheWork(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(2 * time.Second) // a second announcement would have come by now
+	// Each requester is told too. A DM whose lane the killed replica had
+	// leased waits for the lease to run out (ten seconds) and is then sent
+	// by another replica.
+	announced := time.Now()
+	if !hoWait(30*time.Second, func() bool {
+		for i := range n {
+			if countIn(h.slack.DM(fmt.Sprintf("U0REQ%02d", i)), "expired") == 0 {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Errorf("not every requester was told of the expiry within 30 s of the announcements")
+	}
+	t.Logf("every expiry DM sent %s after the last announcement", time.Since(announced).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // a second announcement or DM would have come by now
 	all := h.slack.Messages(announce)
 	for i, id := range ids {
 		ticket := fmt.Sprintf("INC-%d", 3000+i)
