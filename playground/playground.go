@@ -526,11 +526,7 @@ type typedRequest struct {
 // in, answering 400 (and returning ok=false) for an unknown user or
 // conversation.
 func (p *Playground) readTyped(w http.ResponseWriter, r *http.Request) (req typedRequest, channel string, ok bool) {
-	if !readJSON(w, r, &req) {
-		return req, "", false
-	}
-	if _, known := p.userBy[req.User]; !known {
-		writeError(w, http.StatusBadRequest, "unknown user "+req.User)
+	if !readJSON(w, r, &req) || !p.knownUser(w, req.User) {
 		return req, "", false
 	}
 	channel, ok = p.conversationFor(req.Channel, req.User)
@@ -616,6 +612,17 @@ type clickRequest struct {
 	Value string `json:"value"`
 }
 
+// findButton finds the button with actionID (and value, when given).
+func findButton(buttons []fakeslack.Button, actionID, value string) (fakeslack.Button, bool) {
+	i := slices.IndexFunc(buttons, func(b fakeslack.Button) bool {
+		return b.ActionID == actionID && (value == "" || b.Value == value)
+	})
+	if i < 0 {
+		return fakeslack.Button{}, false
+	}
+	return buttons[i], true
+}
+
 // clickResponse is what POST /click answers.
 type clickResponse struct {
 	Status int    `json:"status"`
@@ -624,11 +631,7 @@ type clickResponse struct {
 
 func (p *Playground) serveClick(w http.ResponseWriter, r *http.Request) {
 	var req clickRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if _, ok := p.userBy[req.User]; !ok {
-		writeError(w, http.StatusBadRequest, "unknown user "+req.User)
+	if !readJSON(w, r, &req) || !p.knownUser(w, req.User) {
 		return
 	}
 	// Click on the message as it stands now, as a Slack client showing the
@@ -638,16 +641,14 @@ func (p *Playground) serveClick(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such message")
 		return
 	}
-	i := slices.IndexFunc(fakeslack.Buttons(m), func(b fakeslack.Button) bool {
-		return b.ActionID == req.ActionID && (req.Value == "" || b.Value == req.Value)
-	})
-	if i < 0 {
+	button, found := findButton(fakeslack.Buttons(m), req.ActionID, req.Value)
+	if !found {
 		writeError(w, http.StatusConflict, "that button is no longer on the message")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
 	defer cancel()
-	reply, err := p.slack.ClickButton(ctx, req.User, m, fakeslack.Buttons(m)[i])
+	reply, err := p.slack.ClickButton(ctx, req.User, m, button)
 	if err != nil {
 		p.cfg.Log.Warn("playground: click not delivered", "user", req.User, "err", err)
 		writeJSON(w, http.StatusBadGateway, clickResponse{Error: "gatepass did not answer: " + err.Error()})

@@ -173,6 +173,19 @@ func (p *Playground) driverFailed(w http.ResponseWriter, what, user string, err 
 	}
 }
 
+// drive sends something to gatepass through the stand-in and answers
+// with its reply, or with what went wrong (what names it in the log).
+func (p *Playground) drive(w http.ResponseWriter, r *http.Request, what, user string, send func(context.Context) (fakeslack.Reply, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
+	defer cancel()
+	reply, err := send(ctx)
+	if err != nil {
+		p.driverFailed(w, what, user, err)
+		return
+	}
+	answered(w, reply)
+}
+
 // answered answers with gatepass's reply to something sent to it.
 func answered(w http.ResponseWriter, reply fakeslack.Reply) {
 	out := viewResponse{Status: reply.Status, ResponseAction: reply.ResponseAction, Errors: reply.Errors}
@@ -196,14 +209,9 @@ func (p *Playground) serveHome(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) || !p.knownUser(w, req.User) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	reply, err := p.slack.AppHomeOpened(ctx, req.User)
-	if err != nil {
-		p.driverFailed(w, "app_home_opened", req.User, err)
-		return
-	}
-	answered(w, reply)
+	p.drive(w, r, "app_home_opened", req.User, func(ctx context.Context) (fakeslack.Reply, error) {
+		return p.slack.AppHomeOpened(ctx, req.User)
+	})
 }
 
 // inputValue is what the user entered in one element of a view.
@@ -234,14 +242,9 @@ func (p *Playground) serveViewSubmit(w http.ResponseWriter, r *http.Request) {
 			values[block][action] = fakeslack.ViewValue{Value: v.Value, Values: v.Values}
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	reply, err := p.slack.SubmitView(ctx, req.User, req.ViewID, values)
-	if err != nil {
-		p.driverFailed(w, "view submission", req.User, err)
-		return
-	}
-	answered(w, reply)
+	p.drive(w, r, "view submission", req.User, func(ctx context.Context) (fakeslack.Reply, error) {
+		return p.slack.SubmitView(ctx, req.User, req.ViewID, values)
+	})
 }
 
 // viewSelectRequest is the body of POST /view/select.
@@ -261,14 +264,9 @@ func (p *Playground) serveViewSelect(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) || !p.knownUser(w, req.User) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	reply, err := p.slack.SelectInView(ctx, req.User, req.ViewID, req.BlockID, req.ActionID, req.Value)
-	if err != nil {
-		p.driverFailed(w, "select in a view", req.User, err)
-		return
-	}
-	answered(w, reply)
+	p.drive(w, r, "select in a view", req.User, func(ctx context.Context) (fakeslack.Reply, error) {
+		return p.slack.SelectInView(ctx, req.User, req.ViewID, req.BlockID, req.ActionID, req.Value)
+	})
 }
 
 // viewClickRequest is the body of POST /view/click.
@@ -304,22 +302,14 @@ func (p *Playground) serveViewClick(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such view")
 		return
 	}
-	buttons := fakeslack.ViewButtons(v)
-	i := slices.IndexFunc(buttons, func(b fakeslack.Button) bool {
-		return b.ActionID == req.ActionID && (req.Value == "" || b.Value == req.Value)
-	})
-	if i < 0 {
+	button, ok := findButton(fakeslack.ViewButtons(v), req.ActionID, req.Value)
+	if !ok {
 		writeError(w, http.StatusConflict, "that button is no longer there")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	reply, err := p.slack.ClickInView(ctx, req.User, req.ViewID, buttons[i])
-	if err != nil {
-		p.driverFailed(w, "click in a view", req.User, err)
-		return
-	}
-	answered(w, reply)
+	p.drive(w, r, "click in a view", req.User, func(ctx context.Context) (fakeslack.Reply, error) {
+		return p.slack.ClickInView(ctx, req.User, req.ViewID, button)
+	})
 }
 
 // viewCloseRequest is the body of POST /view/close.
@@ -334,14 +324,9 @@ func (p *Playground) serveViewClose(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) || !p.knownUser(w, req.User) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	reply, err := p.slack.CloseView(ctx, req.User, req.ViewID)
-	if err != nil {
-		p.driverFailed(w, "closing a view", req.User, err)
-		return
-	}
-	answered(w, reply)
+	p.drive(w, r, "closing a view", req.User, func(ctx context.Context) (fakeslack.Reply, error) {
+		return p.slack.CloseView(ctx, req.User, req.ViewID)
+	})
 }
 
 // serveIntrospect forwards /v1/introspect to gatepass, so that the page's
