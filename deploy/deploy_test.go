@@ -1196,7 +1196,7 @@ func TestCompose(t *testing.T) {
 		}
 
 		// Every replica runs the same thing.
-		if !equalEnv(s.Environment, first.Environment) || s.Image != first.Image || !slices.Equal(s.Command, first.Command) || !slices.EqualFunc(s.Volumes, first.Volumes, sameMount) {
+		if !maps.Equal(s.Environment, first.Environment) || s.Image != first.Image || !slices.Equal(s.Command, first.Command) || !slices.EqualFunc(s.Volumes, first.Volumes, sameMount) {
 			t.Errorf("%s: differs from %s; every replica must run the same image, environment and policy", where, replicas[0])
 		}
 	}
@@ -1233,18 +1233,6 @@ func TestCompose(t *testing.T) {
 
 func sameMount(a, b composeMount) bool {
 	return a.Type == b.Type && a.Source == b.Source && a.Target == b.Target && a.ReadOnly == b.ReadOnly
-}
-
-func equalEnv(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func mustAbs(t *testing.T, p string) string {
