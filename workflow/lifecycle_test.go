@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gatepass/gatepass/storage"
 	"github.com/gatepass/gatepass/tokens"
 	"github.com/gatepass/gatepass/workflow"
 )
@@ -101,23 +99,8 @@ type lifeFixture struct {
 
 func newLifeFixture(t *testing.T) *lifeFixture {
 	t.Helper()
-	p, _, err := workflow.ParsePolicy("policy", []byte(lifecyclePolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "gatepass.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	f := &fixture{store: store, clock: &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, rec: &recorder{fail: map[workflow.NoticeKind][]error{}}, ctx: context.Background()}
 	prov := &fakeProvider{failing: map[string]int{}}
-	f.providers = map[string]workflow.Provider{"vault": prov}
-	f.svc, err = workflow.New(workflow.Config{Policy: p, Store: store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock,
-		Providers: f.providers})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixtureWith(t, lifecyclePolicy, time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), map[string]workflow.Provider{"vault": prov})
 	return &lifeFixture{fixture: f, prov: prov}
 }
 

@@ -130,7 +130,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	p, _, err := workflow.ParsePolicy("policy", []byte(svcPolicy))
+	return newFixtureWith(t, svcPolicy, time.Date(2026, 11, 27, 9, 0, 0, 500_000_000, time.UTC), nil)
+}
+
+// newFixtureWith is a service over a fresh SQLite store, with policy, a
+// clock set to now, and providers by resource.
+func newFixtureWith(t *testing.T, policy string, now time.Time, providers map[string]workflow.Provider) *fixture {
+	t.Helper()
+	p, _, err := workflow.ParsePolicy("policy", []byte(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +146,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	f := &fixture{store: store, clock: &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 500_000_000, time.UTC)}, rec: &recorder{fail: map[workflow.NoticeKind][]error{}}, ctx: context.Background()}
-	f.svc, err = workflow.New(workflow.Config{Policy: p, Store: store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock})
+	f := &fixture{store: store, providers: providers, clock: &fakeClock{t: now}, rec: &recorder{fail: map[workflow.NoticeKind][]error{}}, ctx: context.Background()}
+	f.svc, err = workflow.New(workflow.Config{Policy: p, Store: store, Notifier: f.rec, Directory: groups{"S0ONCALL": {"U0DAVE"}}, Clock: f.clock,
+		Providers: providers})
 	if err != nil {
 		t.Fatal(err)
 	}
