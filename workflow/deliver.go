@@ -159,6 +159,7 @@ func (s *Service) deliverOne(ctx context.Context, d Delivery) {
 	dctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	follow, err := s.deliver(dctx, d)
 	cancel()
+	shutdown := ctx.Err() != nil
 	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
 	now := s.Now()
@@ -185,7 +186,7 @@ func (s *Service) deliverOne(ctx context.Context, d Delivery) {
 		if err := s.store.RetryNotice(ctx, d.ID, now.Add(wait), err.Error(), false); err != nil {
 			log.Error("reschedule notice", "err", err)
 		}
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	case shutdown && errors.Is(err, context.Canceled):
 		// Shutting down: the attempt did not count.
 		if err := s.store.RetryNotice(ctx, d.ID, now, err.Error(), false); err != nil {
 			log.Error("release notice", "err", err)
@@ -383,7 +384,8 @@ func (s *Service) deliverToken(ctx context.Context, d Delivery, r Request) error
 		}
 		return err
 	}
-	s.forget(r.ID)
+	// The text is kept until the delivery is recorded: a retry after a
+	// failed record sends the same token again rather than a new one.
 	_, err := s.store.Update(ctx, r.ID, func(r *Request) (Change, error) {
 		if r.Grant == nil {
 			return Change{}, errGrantGone
@@ -395,6 +397,7 @@ func (s *Service) deliverToken(ctx context.Context, d Delivery, r Request) error
 	if err != nil && !errors.Is(err, errGrantGone) {
 		return fmt.Errorf("record token delivery: %w", err)
 	}
+	s.forget(r.ID)
 	return nil
 }
 
@@ -496,11 +499,18 @@ func (s *Service) providerExtend(ctx context.Context, r Request) (Change, error)
 // ReconcileProviders asks every provider to remove what a crash may have
 // left behind: anything belonging to no live grant.
 func (s *Service) ReconcileProviders(ctx context.Context) error {
+	const reconcileLimit = 100_000
 	var errs []error
 	for name, p := range s.providers {
-		rs, err := s.store.Find(ctx, Query{Resource: name, States: []State{StateActive}, Limit: 100000})
+		rs, err := s.store.Find(ctx, Query{Resource: name, States: []State{StateActive}, Limit: reconcileLimit})
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if len(rs) >= reconcileLimit {
+			// A partial list would make live grants' credentials look
+			// left over: remove nothing.
+			errs = append(errs, fmt.Errorf("%s: %d or more live grants, too many to reconcile; nothing was removed", name, reconcileLimit))
 			continue
 		}
 		var live []ProviderGrant
