@@ -36,10 +36,25 @@ func (s *Service) ExpireDue(ctx context.Context) (Sweep, error) {
 		if len(ids) == 0 {
 			break
 		}
-		counts := Sweep{}
-		rs, err := s.store.UpdateMany(ctx, ids, func(r *Request) (Change, error) { return s.tick(r, s.Now(), &counts) })
+		// Counted per request, so a batch the store runs again (after a
+		// conflict or a busy database) is not counted twice.
+		per := make(map[string]Sweep, len(ids))
+		rs, err := s.store.UpdateMany(ctx, ids, func(r *Request) (Change, error) {
+			var c Sweep
+			ch, err := s.tick(r, s.Now(), &c)
+			per[r.ID] = c
+			return ch, err
+		})
 		if err != nil {
 			return sw, fmt.Errorf("sweep: %w", err)
+		}
+		var counts Sweep
+		for i := range rs {
+			c := per[rs[i].ID]
+			counts.Expired += c.Expired
+			counts.TimedOut += c.TimedOut
+			counts.Failed += c.Failed
+			counts.Reminders += c.Reminders
 		}
 		sw.Expired += counts.Expired
 		sw.TimedOut += counts.TimedOut

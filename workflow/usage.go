@@ -47,7 +47,10 @@ type useRecorder struct {
 	clock Clock
 	log   *slog.Logger
 	m     sync.Map // useKey → *useCounter
-	mu    sync.Mutex
+	// clients holds every client name ever counted (a handful), so the
+	// uses of given grants are found without walking every counter.
+	clients sync.Map // string → struct{}
+	mu      sync.Mutex
 }
 
 func newUseRecorder(store Usage, clock Clock, log *slog.Logger) *useRecorder {
@@ -60,6 +63,7 @@ func (u *useRecorder) record(requestID, resource, level, ticket, client string) 
 	v, ok := u.m.Load(k)
 	if !ok {
 		v, _ = u.m.LoadOrStore(k, &useCounter{resource: resource, level: level, ticket: ticket})
+		u.clients.LoadOrStore(client, struct{}{})
 	}
 	c := v.(*useCounter)
 	c.count.Add(1)
@@ -140,23 +144,29 @@ func (u *useRecorder) flush(ctx context.Context, final bool) error {
 // pending returns the uses of the given grants counted in this process
 // and not yet written.
 func (u *useRecorder) pending(ids []string) map[string][]Use {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	out := map[string][]Use{}
-	u.m.Range(func(key, v any) bool {
-		k, c := key.(useKey), v.(*useCounter)
-		if !want[k.requestID] {
-			return true
-		}
-		if n := c.count.Load(); n > 0 {
-			first := c.first.Load()
-			out[k.requestID] = append(out[k.requestID], Use{RequestID: k.requestID, Client: k.client, Count: n,
-				First: time.Unix(0, first).UTC(), Last: time.Unix(0, c.last.Load()).UTC()})
-		}
+	var clients []string
+	u.clients.Range(func(k, _ any) bool {
+		clients = append(clients, k.(string))
 		return true
 	})
+	sort.Strings(clients)
+	out := map[string][]Use{}
+	for _, id := range ids {
+		if _, done := out[id]; done {
+			continue
+		}
+		for _, client := range clients {
+			v, ok := u.m.Load(useKey{id, client})
+			if !ok {
+				continue
+			}
+			c := v.(*useCounter)
+			if n := c.count.Load(); n > 0 {
+				out[id] = append(out[id], Use{RequestID: id, Client: client, Count: n,
+					First: time.Unix(0, c.first.Load()).UTC(), Last: time.Unix(0, c.last.Load()).UTC()})
+			}
+		}
+	}
 	return out
 }
 
