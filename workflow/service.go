@@ -276,10 +276,18 @@ func (s *Service) newRequest(sub Submission, lvl Level, now time.Time) Request {
 		PendingUntil:      now.Add(s.policy.PendingTimeout),
 		ResponseURL:       sub.ResponseURL,
 	}
-	if d := s.policy.PendingReminder; d > 0 && d < s.policy.PendingTimeout {
-		r.RemindAt = now.Add(d)
-	}
+	r.RemindAt = s.remindAt(now)
 	return r
+}
+
+// remindAt is when something asked at now and still unanswered is
+// reminded: never (zero) when reminders are off or would come only after
+// the pending timeout.
+func (s *Service) remindAt(now time.Time) time.Time {
+	if d := s.policy.PendingReminder; d > 0 && d < s.policy.PendingTimeout {
+		return now.Add(d)
+	}
+	return time.Time{}
 }
 
 // durationText keeps the typed duration if it says the same as d.
@@ -476,13 +484,15 @@ func (s *Service) mayDecide(ctx context.Context, op, id, actor, own, what string
 	if err != nil {
 		return Request{}, err
 	}
+	return cur, s.mayDecideOn(ctx, op, &cur, actor, own, what)
+}
+
+// mayDecideOn is mayDecide for a request already read.
+func (s *Service) mayDecideOn(ctx context.Context, op string, cur *Request, actor, own, what string) error {
 	if actor == cur.Requester {
-		return cur, errorf(op, KindForbidden, "You can't %s; another approver of %s must.", own, cur.Resource)
+		return errorf(op, KindForbidden, "You can't %s; another approver of %s must.", own, cur.Resource)
 	}
-	if err := s.mustApprove(ctx, op, cur.Resource, actor, what); err != nil {
-		return cur, err
-	}
-	return cur, nil
+	return s.mustApprove(ctx, op, cur.Resource, actor, what)
 }
 
 // withReceipt adds an update of the requester's receipt to notices, when
@@ -660,10 +670,8 @@ func (s *Service) Extend(ctx context.Context, id, actor string, d time.Duration,
 		if r.Extension != nil {
 			seq = r.Extension.Seq + 1
 		}
-		r.Extension = &Extension{Seq: seq, Duration: d, DurationText: durationText(text, d), State: ExtensionPending, RequestedAt: now, PendingUntil: now.Add(s.policy.PendingTimeout)}
-		if rd := s.policy.PendingReminder; rd > 0 && rd < s.policy.PendingTimeout {
-			r.Extension.RemindAt = now.Add(rd)
-		}
+		r.Extension = &Extension{Seq: seq, Duration: d, DurationText: durationText(text, d), State: ExtensionPending, RequestedAt: now,
+			PendingUntil: now.Add(s.policy.PendingTimeout), RemindAt: s.remindAt(now)}
 		return Change{
 			Events:  []Event{{RequestID: r.ID, Actor: actor, Action: ActionExtAsked, Detail: fmt.Sprintf("extension %d: %s more", seq, r.Extension.DurationString()), At: now}},
 			Notices: []NoticeKind{NoticeExtensionRequest},
@@ -755,7 +763,7 @@ func (s *Service) Review(ctx context.Context, id, reviewer string) (Request, err
 	if !cur.BreakGlass {
 		return cur, errorf(op, KindInvalid, "Request %s was not a break-glass grant; there is nothing to review.", id)
 	}
-	if cur, err := s.mayDecide(ctx, op, id, reviewer, "review your own break-glass access", "review break-glass access to"); err != nil {
+	if err := s.mayDecideOn(ctx, op, &cur, reviewer, "review your own break-glass access", "review break-glass access to"); err != nil {
 		return cur, err
 	}
 	r, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
@@ -858,9 +866,13 @@ func (s *Service) Waiting(ctx context.Context, approver string) ([]Request, erro
 			}
 		}
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	since := func(r *Request) time.Time {
+		if r.State == StateActive {
+			return r.Extension.RequestedAt
+		}
+		return r.CreatedAt
 	}
+	slices.SortStableFunc(out, func(a, b Request) int { return since(&a).Compare(since(&b)) })
 	return out, nil
 }
 
