@@ -151,6 +151,20 @@ func envRefs(s string) []string {
 	}
 }
 
+// adminPolicy is the policy serve runs with, for the admin commands. They
+// work on GATEPASS_DB alone: without GATEPASS_CONFIG and without a
+// ./gatepass.yml, the policy is unknown (known is false) and empty.
+func adminPolicy(getenv func(string) string) (p *workflow.Policy, known bool, err error) {
+	path, fromEnv := policyPath(getenv)
+	if !fromEnv {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return &workflow.Policy{}, false, nil
+		}
+	}
+	p, _, err = loadPolicy(path, fromEnv, "")
+	return p, err == nil, err
+}
+
 // openForAdmin opens the database and a workflow over it that queues, but
 // never delivers, notices: a running serve delivers them.
 func openForAdmin(ctx context.Context, getenv func(string) string) (*storage.Store, *workflow.Service, error) {
@@ -163,8 +177,7 @@ func openForAdmin(ctx context.Context, getenv func(string) string) (*storage.Sto
 			return nil, nil, fmt.Errorf("GATEPASS_DB: no database at %s (set GATEPASS_DB to gatepass serve's database)", dsn)
 		}
 	}
-	path, fromEnv := policyPath(getenv)
-	p, _, err := loadPolicy(path, fromEnv, "")
+	p, known, err := adminPolicy(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,6 +188,20 @@ func openForAdmin(ctx context.Context, getenv func(string) string) (*storage.Sto
 	provs := map[string]workflow.Provider{}
 	for name, res := range p.Resources {
 		if res.Provider != nil {
+			provs[name] = servedElsewhere{}
+		}
+	}
+	if !known {
+		// Without the policy, which resources have a provider is unknown:
+		// a revocation asks serve to undo what a provider made for any
+		// resource with live grants, and serve ignores the ask where none
+		// did.
+		var names []string
+		if err := store.DB().WithContext(ctx).Raw("SELECT DISTINCT resource FROM requests WHERE state = ?", string(workflow.StateActive)).Scan(&names).Error; err != nil {
+			store.Close()
+			return nil, nil, fmt.Errorf("GATEPASS_DB: read live grants' resources: %w", err)
+		}
+		for _, name := range names {
 			provs[name] = servedElsewhere{}
 		}
 	}

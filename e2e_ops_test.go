@@ -2,14 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"database/sql"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -840,4 +843,43 @@ func hoAuditTip(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// The admin commands work on GATEPASS_DB alone, with no policy file in
+// sight: an operator on a database host lists live grants and revokes
+// one, and the running serve honours it and announces it.
+func TestOpsAdminCommandsWithoutPolicyFile(t *testing.T) {
+	binary(t)
+	h := newHarness(t, harnessOptions{})
+	live, tok := hoApproved(h, alice, "prod-db read", "INC-911", "30m")
+	admin := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(binary(t), args...)
+		cmd.Dir = t.TempDir() // no ./gatepass.yml here
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + h.dir, "USER=oncall", "GATEPASS_DB=" + h.env["GATEPASS_DB"]}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("gatepass %v: %v", args, err)
+			}
+			code = ee.ExitCode()
+		}
+		return out.String(), errb.String(), code
+	}
+	out, errOut, code := admin("grants")
+	if code != 0 || !strings.Contains(out, live) {
+		t.Fatalf("gatepass grants with GATEPASS_DB alone: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = admin("revoke", live, "--reason", "laptop lost")
+	if code != 0 || !strings.Contains(out, "Revoked "+live) {
+		t.Fatalf("gatepass revoke with GATEPASS_DB alone: exit %d\n%s%s", code, out, errOut)
+	}
+	h.waitFor("serve to refuse the revoked token", func() bool { return !active(h.introspect(tok)) })
+	h.waitFor("the revocation's announcement", func() bool {
+		m, ok := h.message(announce, "INC-911")
+		return ok && strings.Contains(m.Text, "laptop lost")
+	})
 }
