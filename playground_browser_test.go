@@ -416,7 +416,7 @@ func TestPlaygroundFormInBrowser(t *testing.T) {
 	}
 	waitFor("alice's Home tab with her grant", fmt.Sprintf(`(() => {
 		const h = %s;
-		return h !== null && h.innerText.includes('Your access') && h.innerText.includes('INC-7') && h.querySelector('.sk-btn[data-action="extend"]')?.textContent === 'Extend by 2m'
+		return h !== null && h.innerText.includes('Your access') && h.innerText.includes('INC-7') && h.querySelector('.sk-btn[data-action="extend"]')?.textContent === 'Extend'
 			&& h.querySelector('.sk-btn[data-action="revoke"]') !== null && document.getElementById('composer').hidden;
 	})()`, homeOf("main")), 10*time.Second)
 	step("alice clicks Extend in her Home tab", chromedp.Click(chromedp.CSS(`#main-messages .home-view .sk-btn[data-action="extend"]`)))

@@ -597,7 +597,7 @@ func TestPlaygroundFormHomeAndProxy(t *testing.T) {
 	if status, out := p.post("/click", map[string]string{"user": demo.Alice, "channel": eph.Channel, "ts": eph.TS, "action_id": "cancel", "value": id2}); status != http.StatusOK {
 		t.Fatalf("alice clicks Cancel on her receipt: %d %v", status, out)
 	}
-	p.waitMessage(demo.ApproverChannel, id2, "Cancelled by <@U0ALICE>")
+	p.waitMessage(demo.ApproverChannel, id2, "Request cancelled by <@U0ALICE>")
 	p.waitState("the receipt to say cancelled", func(st pgState) bool {
 		for _, m := range st.Ephemerals[demo.Alice] {
 			if m.TS == eph.TS {

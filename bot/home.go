@@ -41,7 +41,8 @@ func (rd Renderer) HomeView(mine []workflow.Request, uses map[string][]workflow.
 				text += fmt.Sprintf("\nAn extension of %s is waiting for approval.", r.Extension.DurationString())
 				buttons = append(buttons, button(ActionCancel, r.ID, "Cancel extension", ""))
 			} else {
-				buttons = append(buttons, button(ActionExtend, r.ID, "Extend by "+r.DurationString(), string(slack.StylePrimary)))
+				text += fmt.Sprintf("\n*Extend* asks for %s more.", r.DurationString())
+				buttons = append(buttons, button(ActionExtend, r.ID, "Extend", string(slack.StylePrimary)))
 			}
 			buttons = append(buttons, button(ActionRevoke, r.ID, "Revoke", string(slack.StyleDanger)))
 		}
@@ -85,7 +86,7 @@ func (rd Renderer) HomeView(mine []workflow.Request, uses map[string][]workflow.
 			blocks = append(blocks,
 				slackSection(fmt.Sprintf(":rotating_light: %s broke glass on *%s* %s (ticket %s) %s: %s. `%s`", user(r.Requester),
 					escape(r.Resource), escape(r.Level), rd.Ticket(&r), when(r.CreatedAt), escapeMax(r.Reason, 300), r.ID)),
-				slack.NewActionBlock("rev:"+r.ID, button(ActionReview, r.ID, "Mark Reviewed", string(slack.StylePrimary))))
+				slack.NewActionBlock("rev:"+r.ID, button(ActionReview, r.ID, "Mark reviewed", string(slack.StylePrimary))))
 		}
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("Updated %s. `/access help` lists every command.", when(now)))))

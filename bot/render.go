@@ -181,7 +181,7 @@ func approvalStatus(r *workflow.Request) string {
 		return s
 	case workflow.StateWithdrawn:
 		if r.EndedBy == r.Requester {
-			return fmt.Sprintf(":leftwards_arrow_with_hook: Cancelled by %s before a decision.", user(r.EndedBy))
+			return fmt.Sprintf(":leftwards_arrow_with_hook: Request cancelled by %s before a decision.", user(r.EndedBy))
 		}
 		return fmt.Sprintf(":leftwards_arrow_with_hook: Withdrawn by %s before a decision.", user(r.EndedBy))
 	case workflow.StateTimedOut:
@@ -273,7 +273,7 @@ func plural(n int) string {
 }
 
 // AlertMessage renders a break-glass alert: loud, mentioning the
-// resource's approvers, with Mark Reviewed until an approver has reviewed
+// resource's approvers, with Mark reviewed until an approver has reviewed
 // it and Revoke while the access lasts.
 func (rd Renderer) AlertMessage(r *workflow.Request) (text string, blocks []slack.Block) {
 	head := fmt.Sprintf(":rotating_light: *BREAK-GLASS*: %s opened *%s* access to *%s* for *%s* without approval (ticket %s).",
@@ -306,7 +306,7 @@ func (rd Renderer) AlertMessage(r *workflow.Request) (text string, blocks []slac
 	}
 	var buttons []slack.BlockElement
 	if r.ReviewedBy == "" {
-		buttons = append(buttons, button(ActionReview, r.ID, "Mark Reviewed", string(slack.StylePrimary)))
+		buttons = append(buttons, button(ActionReview, r.ID, "Mark reviewed", string(slack.StylePrimary)))
 	}
 	if r.State == workflow.StateActive {
 		buttons = append(buttons, button(ActionRevoke, r.ID, "Revoke", string(slack.StyleDanger)))
@@ -486,11 +486,11 @@ func (rd Renderer) WarnMessage(r *workflow.Request, now time.Time) (string, []sl
 		text = fmt.Sprintf(":stopwatch: Your *%s* access to *%s* (ticket %s) ends %s; an extension of %s is waiting for approval. Request `%s`.",
 			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), r.Extension.DurationString(), r.ID)
 	default:
-		text = fmt.Sprintf(":alarm_clock: Your *%s* access to *%s* (ticket %s) ends %s (in %s). Need longer? Extend it, or `/access extend %s <duration>`.",
-			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.ID)
+		text = fmt.Sprintf(":alarm_clock: Your *%s* access to *%s* (ticket %s) ends %s (in %s). Need longer? *Extend* asks for %s more, or `/access extend %s <duration>`.",
+			escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.Grant.ExpiresAt), workflow.FormatDuration(r.Grant.ExpiresAt.Sub(now)), r.DurationString(), r.ID)
 		return text, []slack.Block{
 			slack.NewSectionBlock(mrkdwn(text), nil, nil),
-			slack.NewActionBlock("warn", button(ActionExtend, r.ID, "Extend by "+r.DurationString(), string(slack.StylePrimary))),
+			slack.NewActionBlock("warn", button(ActionExtend, r.ID, "Extend", string(slack.StylePrimary))),
 		}
 	}
 	return text, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}
@@ -509,7 +509,7 @@ func (rd Renderer) Reminder(r *workflow.Request, now time.Time) string {
 
 // ReviewReminder reminds the approvers of an unreviewed break-glass grant.
 func (rd Renderer) ReviewReminder(r *workflow.Request) string {
-	return fmt.Sprintf(":eyes: %s Reminder: %s's break-glass *%s* access to *%s* (ticket %s, %s) still needs a review. Use *Mark Reviewed* on the alert, or `/access reviews`. Request `%s`.",
+	return fmt.Sprintf(":eyes: %s Reminder: %s's break-glass *%s* access to *%s* (ticket %s, %s) still needs a review. Use *Mark reviewed* on the alert, or `/access reviews`. Request `%s`.",
 		rd.approverMentions(r.Resource), user(r.Requester), escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.CreatedAt), r.ID)
 }
 

@@ -489,7 +489,8 @@ func (pp *policyParser) resource(k, v *yaml.Node, minDuration time.Duration) *Re
 		case "break_glass_users":
 			r.BreakGlassUsers = pp.approvers(fv, fkey)
 		case "break_glass_max_duration":
-			if d, good := pp.duration(fv, fkey); good {
+			// 0 leaves break-glass to the level's max_duration, as unset.
+			if d, good := pp.interval(fv, fkey); good {
 				r.BreakGlassMaxDuration = d
 			} else {
 				ok = false

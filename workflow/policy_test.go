@@ -146,3 +146,25 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// break_glass_max_duration takes any positive duration down to 1s, and 0
+// (as every lifecycle interval) leaves break-glass to the level's limit.
+func TestParseBreakGlassMaxDuration(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{{"1s", time.Second}, {"90m", 90 * time.Minute}, {"0", 0}, {"0s", 0}} {
+		doc := "approver_channel: C0A\nresources:\n  db:\n    approvers: [U0A]\n    break_glass: true\n    break_glass_max_duration: " + tc.value + "\n    levels:\n      read: {max_duration: 2h}\n"
+		p, _, err := workflow.ParsePolicy("p.yml", []byte(doc))
+		if err != nil {
+			t.Errorf("break_glass_max_duration: %s: %v", tc.value, err)
+			continue
+		}
+		if got := p.Resources["db"].BreakGlassMaxDuration; got != tc.want {
+			t.Errorf("break_glass_max_duration: %s gives %s, want %s", tc.value, got, tc.want)
+		}
+	}
+	if _, _, err := workflow.ParsePolicy("p.yml", []byte("approver_channel: C0A\nresources:\n  db:\n    approvers: [U0A]\n    break_glass_max_duration: -5m\n    levels:\n      read: {max_duration: 2h}\n")); err == nil {
+		t.Error("a negative break_glass_max_duration was accepted")
+	}
+}
