@@ -274,13 +274,14 @@ func lcTestModal(t *testing.T, socket bool) {
 		t.Fatalf("the second /access opened %d modals", len(views))
 	}
 	v = views[0]
+	opened := v.Hash
 	if _, err := h.slack.SelectInView(h.ctx(), alice, v.ID, res.BlockID, res.ActionID, "prod-db"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("prod-db's levels", func() bool {
 		v, _ = h.slack.View(v.ID)
 		lvl, ok := lcInputLabelled(v, "Level")
-		return ok && len(lvl.Options) == 2
+		return ok && v.Hash != opened && len(lvl.Options) == 2
 	})
 	h.lcQuiesce()
 	posts = h.postCalls()

@@ -7,16 +7,20 @@ import (
 	"strings"
 )
 
-// secretRE matches what must never reach a log: gatepass tokens and Slack
-// tokens.
-var secretRE = regexp.MustCompile(`gpass_[0-9A-Za-z]{20,}|xox[a-z]-[0-9A-Za-z-]+|xapp-[0-9A-Za-z-]+|(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@`)
+// secretRE matches what must never reach a log: gatepass tokens, Slack
+// tokens, database passwords, and Slack's response_url and webhook
+// addresses (anyone holding one can post as the app).
+var secretRE = regexp.MustCompile(`gpass_[0-9A-Za-z]{20,}|xox[a-z]-[0-9A-Za-z-]+|xapp-[0-9A-Za-z-]+|(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@|https://hooks\.slack\.com/[^\s"]+`)
 
 // redact replaces secrets in s.
 func redact(s string) string {
-	if !strings.Contains(s, "gpass_") && !strings.Contains(s, "xox") && !strings.Contains(s, "xapp-") && !strings.Contains(s, "postgres") {
+	if !strings.Contains(s, "gpass_") && !strings.Contains(s, "xox") && !strings.Contains(s, "xapp-") && !strings.Contains(s, "postgres") && !strings.Contains(s, "hooks.slack.com") {
 		return s
 	}
 	return secretRE.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m, "https://hooks.slack.com/") {
+			return "https://hooks.slack.com/[redacted]"
+		}
 		if strings.HasPrefix(m, "postgres") {
 			return m[:strings.LastIndex(m[:strings.LastIndex(m, "@")], ":")+1] + "[redacted]@"
 		}

@@ -314,7 +314,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, op
 		bg(func() {
 			if err := b.RunSocketMode(socketCtx, client); err != nil {
 				log.Error("socket mode stopped", "err", err)
-				if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "invalid_auth" || se.Err == "not_authed" || se.Err == "token_revoked") {
+				if _, rejected := bot.AuthRejection(err); rejected {
 					stopWith(fmt.Errorf("SLACK_APP_TOKEN: Slack refused it: %w", err))
 				}
 			}
@@ -451,11 +451,8 @@ func checkSlackAuth(ctx context.Context, api *slack.Client, log *slog.Logger) er
 	defer cancel()
 	resp, err := api.AuthTestContext(ctx)
 	if err != nil {
-		if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
-			switch se.Err {
-			case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired":
-				return &exitError{code: 3, err: fmt.Errorf("SLACK_BOT_TOKEN: Slack refused it (%s); give the bot token from the Slack app's OAuth page", se.Err)}
-			}
+		if code, rejected := bot.AuthRejection(err); rejected {
+			return &exitError{code: 3, err: fmt.Errorf("SLACK_BOT_TOKEN: Slack refused it (%s); give the bot token from the Slack app's OAuth page", code)}
 		}
 		log.Warn("could not reach Slack to check SLACK_BOT_TOKEN; will keep trying as messages are sent", "err", err)
 		return nil

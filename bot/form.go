@@ -126,8 +126,10 @@ func (b *Bot) openForm(ctx context.Context, triggerID, resource string) error {
 	return err
 }
 
-// resourceChosen offers the chosen resource's levels in the open form.
-func (b *Bot) resourceChosen(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
+// resourceChosen offers the chosen resource's levels in the open form,
+// after the click is acknowledged (an update by the view's hash needs no
+// trigger).
+func (b *Bot) resourceChosen(cb slack.InteractionCallback, a *slack.BlockAction) {
 	if cb.View.ID == "" || cb.View.CallbackID != formCallback {
 		return
 	}
@@ -135,9 +137,11 @@ func (b *Bot) resourceChosen(ctx context.Context, cb slack.InteractionCallback, 
 	if _, ok := b.svc.Policy().Resources[resource]; !ok {
 		return
 	}
-	if _, err := b.api.UpdateViewContext(ctx, b.render.RequestForm(resource), "", cb.View.Hash, cb.View.ID); err != nil {
-		b.log.Info("update the request form", "err", err)
-	}
+	b.later(func(ctx context.Context) {
+		if _, err := b.api.UpdateViewContext(ctx, b.render.RequestForm(resource), "", cb.View.Hash, cb.View.ID); err != nil {
+			b.log.Info("update the request form", "err", err)
+		}
+	})
 }
 
 // formValue reads one input of a submitted form: a typed value or a

@@ -54,7 +54,7 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 	}
 	a := acts[0]
 	if a.ActionID == ActionResource {
-		b.resourceChosen(ctx, cb, a)
+		b.resourceChosen(cb, a)
 		return
 	}
 	clicker := cb.User.ID

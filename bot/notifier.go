@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -108,10 +106,8 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 				text, blocks = rd.ExtensionMessage(r)
 			case m.Purpose == workflow.MessageWarning && r.Grant != nil:
 				text, blocks = rd.WarnMessage(r, n.now())
-			case strings.HasPrefix(m.Purpose, "extension:"):
-				continue // an earlier extension, decided and shown as such
 			default:
-				continue
+				continue // an earlier extension, decided and shown as such, or a receipt
 			}
 			_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS,
 				slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
@@ -175,13 +171,11 @@ func (n *Notifier) Notify(ctx context.Context, nt workflow.Notice) ([]workflow.M
 			return nil, nil
 		}
 		text, blocks := rd.WarnMessage(r, n.now())
-		if hasMessageFor(r, workflow.MessageWarning) {
-			// A later warning (after an extension) replaces the earlier one.
-			for _, m := range r.Messages {
-				if m.Purpose == workflow.MessageWarning {
-					_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-					return nil, n.wrapDM(r.Requester, err, "chat.update", m.Channel)
-				}
+		// A later warning (after an extension) replaces the earlier one.
+		for _, m := range r.Messages {
+			if m.Purpose == workflow.MessageWarning {
+				_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+				return nil, n.wrapDM(r.Requester, err, "chat.update", m.Channel)
 			}
 		}
 		ref, err := n.postAbout(ctx, r, workflow.MessageWarning, r.Requester, text, blocks, "")
@@ -263,10 +257,6 @@ func (n *Notifier) alertChannels() []string {
 	return chs
 }
 
-func hasMessageFor(r *workflow.Request, purpose string) bool {
-	return slices.ContainsFunc(r.Messages, func(m workflow.MessageRef) bool { return m.Purpose == purpose })
-}
-
 // wrapDM names the requester in an error about their direct message.
 func (n *Notifier) wrapDM(user string, err error, method, channel string) error {
 	if err == nil {
@@ -326,8 +316,17 @@ var permanentErrors = map[string]bool{
 	"messages_tab_disabled": true, "user_not_in_channel": true,
 }
 
-// authErrors mean Slack refuses the bot token itself.
+// authErrors mean Slack refuses the token itself.
 var authErrors = map[string]bool{"invalid_auth": true, "token_revoked": true, "account_inactive": true, "not_authed": true, "token_expired": true}
+
+// AuthRejection reports whether err is Slack refusing the token it was
+// given, and with which error.
+func AuthRejection(err error) (string, bool) {
+	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && authErrors[se.Err] {
+		return se.Err, true
+	}
+	return "", false
+}
 
 // classify turns a Slack error into what the outbox needs to know: a rate
 // limit (wait, in that channel), a permanent failure (give up), an
@@ -356,12 +355,4 @@ func (n *Notifier) classify(method, channel string, err error) error {
 		})
 	}
 	return err
-}
-
-// apiHost is the Slack API's host, for log lines.
-func apiHost(api string) string {
-	if u, err := url.Parse(api); err == nil {
-		return u.Host
-	}
-	return api
 }
