@@ -161,20 +161,6 @@ func fromGrantRow(row *grantRow) *workflow.Grant {
 	return g
 }
 
-func grantInfo(row *grantRow) workflow.GrantInfo {
-	return workflow.GrantInfo{
-		RequestID:  row.RequestID,
-		Requester:  row.Subject,
-		Resource:   row.Resource,
-		Level:      row.Level,
-		Ticket:     row.Ticket,
-		BreakGlass: row.BreakGlass,
-		State:      workflow.State(row.State),
-		IssuedAt:   row.IssuedAt.UTC(),
-		ExpiresAt:  row.ExpiresAt.UTC(),
-	}
-}
-
 func toAuditEvent(e *workflow.Event) audit.Event {
 	return audit.Event{
 		Seq: e.Seq, Time: e.At.UTC().Truncate(time.Microsecond), RequestID: e.RequestID, Type: e.Action, Actor: e.Actor,

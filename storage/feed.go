@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +87,14 @@ func (f *feed) load(ctx context.Context) error {
 	seq, _, err := f.s.AuditTip(ctx)
 	if err != nil {
 		return err
+	}
+	var live int
+	if err := db.Raw("SELECT COUNT(*) FROM grants WHERE state = 'active'").Scan(&live).Error; err != nil {
+		return fmt.Errorf("count live grants: %w", err)
+	}
+	f.s.index.reserve(live)
+	if live > bulkLoad {
+		defer relaxGC()()
 	}
 	if err := f.loadActive(ctx); err != nil {
 		return fmt.Errorf("load live grants: %w", err)
@@ -177,61 +186,39 @@ func (f *feed) pull(ctx context.Context) (int, error) {
 
 // refresh re-reads the grants of the given requests into the index.
 func (f *feed) refresh(ctx context.Context, ids []string) error {
-	for start := 0; start < len(ids); start += 500 {
-		part := ids[start:min(start+500, len(ids))]
-		marks := make([]string, len(part))
-		args := make([]any, len(part))
-		for i, id := range part {
-			marks[i], args[i] = f.s.param(i+1), id
-		}
-		if _, err := f.scanGrants(ctx, "request_id IN ("+strings.Join(marks, ", ")+")", args...); err != nil {
+	return f.refreshWhere(ctx, ids, "")
+}
+
+// refreshWhere re-reads the grants of the given requests that also match
+// cond (when given) into the index.
+func (f *feed) refreshWhere(ctx context.Context, ids []string, cond string) error {
+	where := "request_id IN ?"
+	if cond != "" {
+		where += " AND " + cond
+	}
+	for part := range slices.Chunk(ids, maxInParams) {
+		if _, _, err := f.scanGrantsWhere(ctx, where, part); err != nil {
 			return fmt.Errorf("re-read changed grants: %w", err)
 		}
 	}
 	return nil
 }
 
-// loadActive applies every active grant, a page at a time in key order
-// (a partial index serves it: the cost is what is live, not what is
-// stored), reading the two halves of the key space at once.
+// loadActive applies every active grant: on PostgreSQL in one streamed
+// query, on SQLite a page at a time in key order (a partial index serves
+// it: the cost is what is live, not what is stored).
 func (f *feed) loadActive(ctx context.Context) error {
-	var live int
-	if err := f.s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM grants WHERE state = 'active'").Scan(&live).Error; err != nil {
-		return err
-	}
-	f.s.index.reserve(live)
-	if live > bulkLoad {
-		defer relaxGC()()
-	}
 	if f.s.postgres {
 		return f.streamActive(ctx)
 	}
-	// Request IDs are UUIDs in lowercase hexadecimal: "~" sorts after
-	// every character they use. (Two readers of halves of the key space
-	// gain nothing: SQLite serializes its allocations, and PostgreSQL
-	// already works beside gatepass.)
-	ranges := [][2]string{{"", "~"}}
-	errs := make(chan error, len(ranges))
-	for _, r := range ranges {
-		go func() {
-			last := r[0]
-			for {
-				n, lastID, err := f.scanGrantsPage(ctx, last, r[1])
-				if err != nil || n < loadPage {
-					errs <- err
-					return
-				}
-				last = lastID
-			}
-		}()
-	}
-	var first error
-	for range ranges {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+	last := ""
+	for {
+		n, lastID, err := f.scanGrantsWhere(ctx, "state = 'active' AND request_id > ? ORDER BY request_id LIMIT ?", last, loadPage)
+		if err != nil || n < loadPage {
+			return err
 		}
+		last = lastID
 	}
-	return first
 }
 
 // bulkLoad is how many live grants make start-up worth relaxing the
@@ -276,21 +263,12 @@ func (f *feed) streamActive(ctx context.Context) error {
 		return redactURLError(err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, `SELECT request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state,
-		(date_part('epoch', issued_at)::bigint)::text, (date_part('epoch', expires_at)::bigint)::text, version::text, ticket
-		FROM grants WHERE state = 'active'`, pgx.QueryResultFormats{pgx.TextFormatCode})
+	rows, err := conn.Query(ctx, "SELECT "+pgGrantFields+" FROM grants WHERE state = 'active'", pgx.QueryResultFormats{pgx.TextFormatCode})
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	ix := f.s.index
-	ix.internMu.Lock()
-	defer ix.internMu.Unlock()
-	batch := make([]indexEntry, 0, 1024)
-	flush := func() {
-		ix.applyBatch(batch)
-		batch = batch[:0]
-	}
+	l := newLoader(f.s.index)
 	var fields [11][]byte
 	for rows.Next() {
 		raw := rows.RawValues()
@@ -298,18 +276,52 @@ func (f *feed) streamActive(ctx context.Context) error {
 			return fmt.Errorf("live grants: %d columns, want %d", len(raw), len(fields))
 		}
 		copy(fields[:], raw)
-		e, ok := parseGrantFields(&fields, ix.interned)
-		if !ok {
+		if _, ok := l.add(&fields); !ok {
 			return fmt.Errorf("grant %s: unreadable record", raw[0])
 		}
-		batch = append(batch, e)
-		if len(batch) == cap(batch) {
-			flush()
-		}
 	}
-	flush()
+	l.flush()
 	return rows.Err()
 }
+
+// loader applies grants read from the database to the index, a batch at
+// a time. Strings that repeat between grants are shared through the
+// index's intern table, locked for one grant at a time, never across a
+// read from the database (a reconcile's load must not hold up the feed).
+type loader struct {
+	ix    *grantIndex
+	batch []indexEntry
+}
+
+func newLoader(ix *grantIndex) *loader {
+	return &loader{ix: ix, batch: make([]indexEntry, 0, 1024)}
+}
+
+// add parses one grant's fields (in grantRecord's order) and returns its
+// request ID.
+func (l *loader) add(f *[11][]byte) (string, bool) {
+	l.ix.internMu.Lock()
+	e, ok := parseGrantFields(f, l.ix.interned)
+	l.ix.internMu.Unlock()
+	if !ok {
+		return "", false
+	}
+	l.batch = append(l.batch, e)
+	if len(l.batch) == cap(l.batch) {
+		l.flush()
+	}
+	return e.requestID, true
+}
+
+func (l *loader) flush() {
+	l.ix.applyBatch(l.batch)
+	l.batch = l.batch[:0]
+}
+
+// pgGrantFields are a grant's fields as PostgreSQL text, in the order
+// parseGrantFields reads them.
+const pgGrantFields = "request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state, " +
+	"(date_part('epoch', issued_at)::bigint)::text, (date_part('epoch', expires_at)::bigint)::text, version::text, ticket"
 
 // grantRecord is what the index needs of a grant, as one text value the
 // database assembles: the fields joined by U+001F, the ticket last (so it
@@ -318,8 +330,7 @@ func (f *feed) streamActive(ctx context.Context) error {
 // grants at start-up cheap.
 func (s *Store) grantRecord() string {
 	if s.postgres {
-		return "concat_ws(chr(31), request_id, COALESCE(token_hash, ''), resource, level, subject, (break_glass::int)::text, state, " +
-			"(date_part('epoch', issued_at)::bigint)::text, (date_part('epoch', expires_at)::bigint)::text, version::text, ticket)"
+		return "concat_ws(chr(31), " + pgGrantFields + ")"
 	}
 	// SQLite keeps times as text (2026-11-27 09:00:00+00:00): parsing
 	// that in Go is cheaper than having SQLite convert it.
@@ -328,21 +339,18 @@ func (s *Store) grantRecord() string {
 		"version || char(31) || ticket"
 }
 
-// parseGrantRecord reads what grantRecord wrote. Strings that repeat
-// between grants are taken from (and added to) local, an intern table the
-// caller holds, so the record's bytes can be reused for the next row.
-func parseGrantRecord(rec []byte, local map[string]string) (indexEntry, bool) {
-	var f [11][]byte
+// splitGrantRecord splits what grantRecord wrote into its fields.
+func splitGrantRecord(rec []byte, f *[11][]byte) bool {
 	rest := rec
 	for i := range 10 {
 		j := bytes.IndexByte(rest, 0x1f)
 		if j < 0 {
-			return indexEntry{}, false
+			return false
 		}
 		f[i], rest = rest[:j], rest[j+1:]
 	}
 	f[10] = rest
-	return parseGrantFields(&f, local)
+	return true
 }
 
 // parseGrantFields reads a grant's fields in grantRecord's order: request
@@ -404,67 +412,35 @@ func unixSeconds(b []byte) (int64, error) {
 	return 0, fmt.Errorf("unreadable time %q", b)
 }
 
-func (s *Store) param(i int) string {
-	if s.postgres {
-		return "$" + strconv.Itoa(i)
-	}
-	return "?"
-}
-
-func (f *feed) scanGrantsPage(ctx context.Context, after, before string) (int, string, error) {
-	return f.scanGrantsWhere(ctx, "state = 'active' AND request_id > "+f.s.param(1)+" AND request_id < "+f.s.param(2)+
-		" ORDER BY request_id LIMIT "+strconv.Itoa(loadPage), after, before)
-}
-
-func (f *feed) scanGrants(ctx context.Context, where string, args ...any) (int, error) {
-	n, _, err := f.scanGrantsWhere(ctx, where, args...)
-	return n, err
-}
-
 // scanGrantsWhere applies the grants matching where to the index and
 // returns how many there were and the last request ID.
 func (f *feed) scanGrantsWhere(ctx context.Context, where string, args ...any) (int, string, error) {
-	sqlDB, err := f.s.db.DB()
-	if err != nil {
-		return 0, "", err
-	}
-	rows, err := sqlDB.QueryContext(ctx, "SELECT request_id, "+f.s.grantRecord()+" FROM grants WHERE "+where, args...)
+	rows, err := f.s.db.WithContext(ctx).Raw("SELECT request_id, "+f.s.grantRecord()+" FROM grants WHERE "+where, args...).Rows()
 	if err != nil {
 		return 0, "", err
 	}
 	defer rows.Close()
-	ix := f.s.index
+	l := newLoader(f.s.index)
 	var (
 		n       int
+		last    string
 		id, rec sql.RawBytes
+		fields  [11][]byte
 	)
-	// Strings that repeat between grants are shared through the index's
-	// intern table, held for the whole page.
-	ix.internMu.Lock()
-	defer ix.internMu.Unlock()
-	local := ix.interned
-	batch := make([]indexEntry, 0, 1024)
-	flush := func() {
-		ix.applyBatch(batch)
-		batch = batch[:0]
-	}
-	last := ""
 	for rows.Next() {
 		if err := rows.Scan(&id, &rec); err != nil {
 			return n, last, err
 		}
-		e, ok := parseGrantRecord(rec, local)
+		var ok bool
+		if splitGrantRecord(rec, &fields) {
+			last, ok = l.add(&fields)
+		}
 		if !ok {
 			return n, last, fmt.Errorf("grant %s: unreadable record", id)
 		}
-		last = e.requestID
-		batch = append(batch, e)
-		if len(batch) == cap(batch) {
-			flush()
-		}
 		n++
 	}
-	flush()
+	l.flush()
 	return n, last, rows.Err()
 }
 
@@ -481,7 +457,8 @@ func (f *feed) reconcile(ctx context.Context) error {
 		}
 	}
 	ix.mu.RUnlock()
-	if err := f.refresh(ctx, live); err != nil {
+	// Those that ended (the second pass reads every live one).
+	if err := f.refreshWhere(ctx, live, "state <> 'active'"); err != nil {
 		return err
 	}
 	if err := f.loadActive(ctx); err != nil {

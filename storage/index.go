@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +31,9 @@ type grantIndex struct {
 	mu     sync.RWMutex
 	byHash map[tokens.Hash]*indexEntry
 	byID   map[string]*indexEntry
-	neg    negativeCache
+	// ended holds the IDs of tombstones, so pruning walks only those.
+	ended map[string]struct{}
+	neg   negativeCache
 
 	// strings repeated across grants (resources, levels, users, tickets)
 	// are kept once
@@ -43,19 +44,6 @@ type grantIndex struct {
 // maxInterned bounds the strings kept once; past it, new strings are not
 // shared (correct, only less compact).
 const maxInterned = 200_000
-
-func (ix *grantIndex) intern(s string) string {
-	ix.internMu.Lock()
-	defer ix.internMu.Unlock()
-	if v, ok := ix.interned[s]; ok {
-		return v
-	}
-	s = strings.Clone(s) // s may point into a larger string
-	if len(ix.interned) < maxInterned {
-		ix.interned[s] = s
-	}
-	return s
-}
 
 // indexEntry is one grant as the index holds it: compact (a million live
 // grants cost about 300 bytes each), with strings shared between grants
@@ -84,6 +72,7 @@ func newGrantIndex() *grantIndex {
 	return &grantIndex{
 		byHash:   map[tokens.Hash]*indexEntry{},
 		byID:     map[string]*indexEntry{},
+		ended:    map[string]struct{}{},
 		neg:      newNegativeCache(negativeCacheSize),
 		interned: map[string]string{},
 	}
@@ -140,9 +129,15 @@ func (ix *grantIndex) applyLocked(e indexEntry) {
 	if old != nil && old.hash != (tokens.Hash{}) && ix.byHash[old.hash] == old {
 		delete(ix.byHash, old.hash)
 	}
-	entry := &e
+	entry := new(indexEntry) // only now: an ignored entry costs nothing
+	*entry = e
 	ix.byID[id] = entry
-	if e.active && e.hash != (tokens.Hash{}) {
+	if !e.active {
+		ix.ended[id] = struct{}{}
+		return
+	}
+	delete(ix.ended, id)
+	if e.hash != (tokens.Hash{}) {
 		ix.byHash[e.hash] = entry
 		ix.neg.remove(e.hash)
 	}
@@ -189,9 +184,10 @@ func (ix *grantIndex) settle(h tokens.Hash) (workflow.GrantInfo, bool) {
 func (ix *grantIndex) prune(cutoff time.Time) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for id, e := range ix.byID {
-		if !e.active && e.expires < cutoff.Unix() {
+	for id := range ix.ended {
+		if e := ix.byID[id]; e == nil || e.expires < cutoff.Unix() {
 			delete(ix.byID, id)
+			delete(ix.ended, id)
 		}
 	}
 }
@@ -235,12 +231,8 @@ func (c *negativeCache) add(h tokens.Hash) {
 }
 
 func (c *negativeCache) remove(h tokens.Hash) {
-	if len(c.young) > 0 {
-		delete(c.young, h)
-	}
-	if len(c.old) > 0 {
-		delete(c.old, h)
-	}
+	delete(c.young, h)
+	delete(c.old, h)
 }
 
 // GrantByTokenHash finds the active grant whose current token has hash h:

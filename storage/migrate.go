@@ -100,10 +100,7 @@ func (s *Store) setAsideV1Audit(tx *gorm.DB) error {
 }
 
 func (s *Store) createIndexesAndGuards(tx *gorm.DB) error {
-	truth := "1"
-	if s.postgres {
-		truth = "true"
-	}
+	truth := s.truth()
 	stmts := []string{
 		// Only lane heads are claimed; the index holds only them.
 		`CREATE INDEX IF NOT EXISTS idx_notices_ready ON notices (priority, next_attempt_at) WHERE ready = ` + truth,

@@ -26,6 +26,21 @@ func (s *Store) truth() string {
 	return "1"
 }
 
+// greatest and least are SQL's two-argument maximum and minimum.
+func (s *Store) greatest() string {
+	if s.postgres {
+		return "GREATEST"
+	}
+	return "MAX"
+}
+
+func (s *Store) least() string {
+	if s.postgres {
+		return "LEAST"
+	}
+	return "MIN"
+}
+
 func (s *Store) skipLocked() string {
 	if s.postgres {
 		return " FOR UPDATE SKIP LOCKED"
@@ -224,13 +239,9 @@ func (s *Store) GateChannel(ctx context.Context, channel string, now, until time
 
 // DeferChannel keeps the announcer out of channel until until.
 func (s *Store) DeferChannel(ctx context.Context, channel string, until time.Time) error {
-	later := "MAX"
-	if s.postgres {
-		later = "GREATEST"
-	}
 	err := s.writeTx(ctx, func(tx *gorm.DB) error {
 		return tx.Exec(`INSERT INTO channel_gates (channel, not_before) VALUES (?, ?)
-			ON CONFLICT (channel) DO UPDATE SET not_before = `+later+`(channel_gates.not_before, excluded.not_before)`,
+			ON CONFLICT (channel) DO UPDATE SET not_before = `+s.greatest()+`(channel_gates.not_before, excluded.not_before)`,
 			channel, until.UTC()).Error
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gatepass/gatepass/audit"
@@ -83,10 +84,7 @@ func hydrate(tx *gorm.DB, rows []requestRow) ([]workflow.Request, error) {
 		out[i] = fromRequestRow(&rows[i])
 		at[rows[i].ID] = &out[i]
 	}
-	// Large sets are read in slices, to stay under the databases' limits
-	// on bound parameters.
-	for start := 0; start < len(ids); start += 500 {
-		part := ids[start:min(start+500, len(ids))]
+	for part := range slices.Chunk(ids, maxInParams) {
 		var approvals []approvalRow
 		if err := tx.Where("request_id IN ?", part).Order("request_id, seq").Find(&approvals).Error; err != nil {
 			return nil, fmt.Errorf("load approvals: %w", err)
@@ -402,12 +400,12 @@ func (s *Store) queue(tx *gorm.DB, changes []pendingChange) error {
 		return nil
 	}
 	busy := map[[2]string]bool{} // lanes that already hold notices
-	for start := 0; start < len(ids); start += 500 {
+	for part := range slices.Chunk(ids, maxInParams) {
 		var lanes []struct {
 			RequestID string
 			Lane      string
 		}
-		if err := tx.Raw("SELECT DISTINCT request_id, lane FROM notices WHERE request_id IN ?", ids[start:min(start+500, len(ids))]).Scan(&lanes).Error; err != nil {
+		if err := tx.Raw("SELECT DISTINCT request_id, lane FROM notices WHERE request_id IN ?", part).Scan(&lanes).Error; err != nil {
 			return fmt.Errorf("find busy notice lanes: %w", err)
 		}
 		for _, l := range lanes {

@@ -34,6 +34,11 @@ import (
 	"gorm.io/gorm/logger"
 )
 
+// maxInParams is how many values one "IN ?" list binds at most: large
+// sets are read in slices, to stay under the databases' limits on bound
+// parameters.
+const maxInParams = 500
+
 var _ workflow.Store = (*Store)(nil)
 
 // Store is the gorm implementation of workflow.Store.

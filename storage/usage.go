@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/gatepass/gatepass/audit"
 	"github.com/gatepass/gatepass/workflow"
@@ -15,11 +16,7 @@ func (s *Store) RecordUses(ctx context.Context, uses []workflow.Use, events []wo
 	if len(uses) == 0 && len(events) == 0 {
 		return nil
 	}
-	later := "MAX"
-	earlier := "MIN"
-	if s.postgres {
-		later, earlier = "GREATEST", "LEAST"
-	}
+	later, earlier := s.greatest(), s.least()
 	evs := make([]audit.Event, len(events))
 	for i := range events {
 		evs[i] = toAuditEvent(&events[i])
@@ -45,9 +42,9 @@ func (s *Store) RecordUses(ctx context.Context, uses []workflow.Use, events []wo
 // Uses returns the recorded use of the given grants, busiest client first.
 func (s *Store) Uses(ctx context.Context, requestIDs []string) (map[string][]workflow.Use, error) {
 	out := map[string][]workflow.Use{}
-	for start := 0; start < len(requestIDs); start += 500 {
+	for part := range slices.Chunk(requestIDs, maxInParams) {
 		var rows []useRow
-		err := s.db.WithContext(ctx).Where("request_id IN ?", requestIDs[start:min(start+500, len(requestIDs))]).
+		err := s.db.WithContext(ctx).Where("request_id IN ?", part).
 			Order("request_id, count DESC, client").Find(&rows).Error
 		if err != nil {
 			return nil, fmt.Errorf("read token use: %w", err)
