@@ -92,11 +92,12 @@ func openProviders(ctx context.Context, policy *workflow.Policy, getenv func(str
 			for ln, l := range res.Levels {
 				methods[ln] = l.Methods
 			}
+			client := "proxy:" + name // uses are counted under this name
 			p, err := httpproxy.New(cfg, name, methods, ps.lookup, httpproxy.Options{
 				Getenv: getenv, Logger: log,
 				OnUse: func(c tokens.Claims) {
 					if svc := ps.lookup.svc.Load(); svc != nil {
-						svc.RecordUse(c, "proxy:"+name)
+						svc.RecordUse(c, client)
 					}
 				},
 			})

@@ -463,10 +463,6 @@ const (
 	schemeBasic                    // "Basic base64(<name>:<key>)"
 )
 
-// bearerOnStack is the longest bearer key hashed from a copy on the stack;
-// []byte(key) would copy anything over 32 bytes to the heap.
-const bearerOnStack = 256
-
 // basicOnStack is the longest HTTP Basic credentials (base64) decoded in a
 // buffer on the stack; longer ones are decoded on the heap.
 const basicOnStack = 384
@@ -485,13 +481,7 @@ func (h *Introspector) authenticate(values []string) (*client, authScheme) {
 		if credentials == "" {
 			return nil, schemeBearer
 		}
-		var keySum Hash
-		if len(credentials) <= bearerOnStack {
-			var buf [bearerOnStack]byte
-			keySum = sha256.Sum256(buf[:copy(buf[:], credentials)])
-		} else {
-			keySum = sha256.Sum256([]byte(credentials))
-		}
+		keySum := HashOf(credentials)
 		var found *client
 		for i := range h.clients {
 			if subtle.ConstantTimeCompare(keySum[:], h.clients[i].keySum[:]) == 1 {
