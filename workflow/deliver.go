@@ -343,7 +343,8 @@ func (s *Service) deliverToken(ctx context.Context, d Delivery, r Request) error
 	if !ok || h.hash != r.Grant.TokenHash {
 		var cred Credential
 		var events []Event
-		if p := s.providers[r.Resource]; p != nil {
+		p := s.providers[r.Resource]
+		if p != nil {
 			var err error
 			cred, err = p.Grant(ctx, s.providerGrant(&r))
 			if err != nil {
@@ -361,14 +362,25 @@ func (s *Service) deliverToken(ctx context.Context, d Delivery, r Request) error
 			attempt = "a new token replaces one whose delivery is in doubt"
 		}
 		events = append(events, Event{Actor: System, Action: ActionTokenMinted, Detail: attempt, At: now})
+		ended := false
+		before := r
 		r, err = s.store.Update(ctx, r.ID, func(r *Request) (Change, error) {
-			if r.Grant == nil || !r.ActiveAt(s.Now()) || !r.Grant.DeliveredAt.IsZero() {
+			ended = r.Grant == nil || !r.ActiveAt(s.Now())
+			if ended || !r.Grant.DeliveredAt.IsZero() {
 				return Change{}, errGrantGone
 			}
 			r.Grant.TokenHash = hash
 			return Change{Events: events}, nil
 		})
 		if errors.Is(err, errGrantGone) {
+			if p != nil && ended {
+				// The grant ended while its credential was being made, and
+				// its revoke may have run before: undo it now (revokes are
+				// idempotent) rather than leave it until its expiry.
+				if err := p.Revoke(ctx, s.providerGrant(&before)); err != nil {
+					s.log.Warn("revoke the credential of a grant that ended while it was made", "request_id", before.ID, "err", err)
+				}
+			}
 			return nil
 		}
 		if err != nil {

@@ -46,6 +46,8 @@ type fakeProvider struct {
 	mu      sync.Mutex
 	calls   []string
 	failing map[string]int // method → failures left (-1: always)
+	// beforeGrant, when set, runs as a grant starts, before it is made.
+	beforeGrant func()
 }
 
 func (p *fakeProvider) do(method string, g workflow.ProviderGrant) error {
@@ -62,6 +64,9 @@ func (p *fakeProvider) do(method string, g workflow.ProviderGrant) error {
 }
 
 func (p *fakeProvider) Grant(_ context.Context, g workflow.ProviderGrant) (workflow.Credential, error) {
+	if p.beforeGrant != nil {
+		p.beforeGrant()
+	}
 	if err := p.do("grant", g); err != nil {
 		return workflow.Credential{}, err
 	}
@@ -594,5 +599,38 @@ func TestHistoryAndAuditAreForApprovers(t *testing.T) {
 	}
 	if w, _ := f.svc.Waiting(f.ctx, "U0ALICE"); len(w) != 0 {
 		t.Fatal("alice waits for her own request")
+	}
+}
+
+// A grant revoked while its provider credential is being made, whose
+// revoke ran before the credential existed, is undone once the credential
+// is made: nothing is left behind until its expiry.
+func TestProviderGrantEndedWhileMade(t *testing.T) {
+	f := newLifeFixture(t)
+	r, err := f.svc.Submit(f.ctx, workflow.Submission{Requester: "U0ALICE", Resource: "vault", Level: "read", Duration: time.Hour, Ticket: "INC-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Approve(f.ctx, r.ID, "U0BOB"); err != nil {
+		t.Fatal(err)
+	}
+	f.prov.beforeGrant = func() {
+		f.prov.beforeGrant = nil
+		if _, err := f.svc.Revoke(f.ctx, r.ID, "U0BOB"); err != nil {
+			t.Error(err)
+		}
+		// The revocation's provider revoke is delivered meanwhile, by
+		// another worker.
+		if _, err := f.svc.DeliverDue(f.ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	f.deliver(t)
+	f.prov.mu.Lock()
+	calls := slices.Clone(f.prov.calls)
+	f.prov.mu.Unlock()
+	i := slices.IndexFunc(calls, func(c string) bool { return strings.HasPrefix(c, "grant ") })
+	if i < 0 || !slices.ContainsFunc(calls[i+1:], func(c string) bool { return strings.HasPrefix(c, "revoke ") }) {
+		t.Fatalf("the credential made after its grant was revoked was not undone: %v", calls)
 	}
 }
