@@ -74,8 +74,13 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 		ok := fromHome(cb) || fromMessageOf(cb, &r, allowed)
 		// The message's reference is recorded right after Slack accepts
 		// it: a click that quick may arrive first. Wait for it a moment,
-		// unless another message is already recorded for the purpose.
-		for i := 0; !ok && i < 8 && !hasPurpose(&r, allowed) && ctx.Err() == nil; i++ {
+		// unless another message is already recorded for the purpose, and
+		// leave the decision itself a second of the answer's budget.
+		budgetLeft := func() bool {
+			d, has := ctx.Deadline()
+			return ctx.Err() == nil && (!has || time.Until(d) > time.Second)
+		}
+		for i := 0; !ok && i < 8 && !hasPurpose(&r, allowed) && budgetLeft(); i++ {
 			time.Sleep(200 * time.Millisecond)
 			if fresh, err := b.svc.Get(ctx, id); err == nil {
 				r = fresh

@@ -36,6 +36,7 @@ type Metrics struct {
 	expiries      prometheus.Counter
 	deliveries    *prometheus.CounterVec
 	introspect    *prometheus.CounterVec
+	introspectBy  map[string]prometheus.Counter // each result's counter, looked up once
 	introspectDur prometheus.Histogram
 	slackErrors   *prometheus.CounterVec
 }
@@ -67,8 +68,9 @@ func New(state State) *Metrics {
 	for _, o := range []string{"pending", "break_glass", "refused"} {
 		m.requests.WithLabelValues(o)
 	}
+	m.introspectBy = map[string]prometheus.Counter{}
 	for _, r := range []string{"active", "inactive", "error", "unauthorized", "bad_request"} {
-		m.introspect.WithLabelValues(r)
+		m.introspectBy[r] = m.introspect.WithLabelValues(r)
 	}
 	for _, h := range []string{"expired", "revoked", "failed"} {
 		m.ended.WithLabelValues(h)
@@ -108,7 +110,11 @@ func (m *Metrics) Delivery(kind, outcome string) { m.deliveries.WithLabelValues(
 
 // Introspection counts a token check.
 func (m *Metrics) Introspection(result string, took time.Duration) {
-	m.introspect.WithLabelValues(result).Inc()
+	if c, ok := m.introspectBy[result]; ok {
+		c.Inc()
+	} else {
+		m.introspect.WithLabelValues(result).Inc()
+	}
 	m.introspectDur.Observe(took.Seconds())
 }
 
