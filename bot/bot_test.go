@@ -481,3 +481,35 @@ func TestUsageFitsASocketModeAckWithManyResources(t *testing.T) {
 
 // nopStore satisfies workflow.Store for tests that never reach it.
 type nopStore struct{ workflow.Store }
+
+// replayDownStore fails to remember what was received, as a database that
+// is down or locked does.
+type replayDownStore struct{ workflow.Store }
+
+func (replayDownStore) ClaimReplay(context.Context, string, time.Time, time.Time) (bool, []byte, error) {
+	return false, nil, errors.New("database is locked")
+}
+
+// A form submission that cannot be recorded keeps the form open and says
+// so (a bare 200 would close it as if filed); a click gets a bare 200.
+func TestInteractionWhenReplayMemoryIsDown(t *testing.T) {
+	b, _, p := newTestBot(t)
+	b.svc, _ = workflow.New(workflow.Config{Policy: p, Store: replayDownStore{}, Notifier: nopNotifier{}, Clock: workflow.SystemClock{}})
+	var form slack.InteractionCallback
+	form.Type = slack.InteractionTypeViewSubmission
+	form.User.ID = "U0ALICE"
+	form.View.CallbackID = formCallback
+	body := b.answerInteraction(context.Background(), "sig:1", form)
+	var resp struct {
+		ResponseAction string            `json:"response_action"`
+		Errors         map[string]string `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.ResponseAction != "errors" || !strings.Contains(resp.Errors[blockResour], "nothing was filed") {
+		t.Errorf("form submission with the replay memory down answered %s", body)
+	}
+	var click slack.InteractionCallback
+	click.Type = slack.InteractionTypeBlockActions
+	if body := b.answerInteraction(context.Background(), "sig:2", click); len(body) != 0 {
+		t.Errorf("click with the replay memory down answered %s", body)
+	}
+}

@@ -169,6 +169,29 @@ func (b *Bot) once(ctx context.Context, key string, do func() []byte) ([]byte, b
 	return answer, replayed
 }
 
+// answerInteraction acts on an interaction once (a repeat gets the first
+// answer) and returns the body to answer with; empty means a bare 200.
+// When it cannot be acted on now (the replay memory is unavailable, or
+// the first delivery is still being worked on), a request form's
+// submission is answered with that, beside its first field: a bare 200
+// would close the form as if it had been filed.
+func (b *Bot) answerInteraction(ctx context.Context, key string, cb slack.InteractionCallback) []byte {
+	answer, replayed := b.once(ctx, key, func() []byte {
+		if body := b.Interaction(ctx, cb); body != nil {
+			return body
+		}
+		return []byte{}
+	})
+	if answer == nil && cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == formCallback {
+		msg := "gatepass could not record that right now (its database is busy or unavailable); nothing was filed. Try again in a moment."
+		if replayed {
+			msg = "gatepass already received this form and is working on it."
+		}
+		return jsonBody(slack.NewErrorsViewSubmissionResponse(map[string]string{blockResour: msg}))
+	}
+	return answer
+}
+
 // CommandsHandler serves POST /slack/commands. The reply is the response
 // body; Slack calls the workflow causes happen after it.
 func (b *Bot) CommandsHandler() http.Handler {
@@ -208,12 +231,7 @@ func (b *Bot) InteractionsHandler() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), answerBudget)
 		defer cancel()
-		answer, _ := b.once(ctx, replayKey(r.Context()), func() []byte {
-			if body := b.Interaction(ctx, cb); body != nil {
-				return body
-			}
-			return []byte{}
-		})
+		answer := b.answerInteraction(ctx, replayKey(r.Context()), cb)
 		if len(answer) == 0 {
 			w.WriteHeader(http.StatusOK)
 			return

@@ -107,12 +107,7 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, answerBudget)
-		answer, _ := b.once(cctx, "envelope:"+evt.Request.EnvelopeID, func() []byte {
-			if body := b.Interaction(cctx, cb); body != nil {
-				return body
-			}
-			return []byte{}
-		})
+		answer := b.answerInteraction(cctx, "envelope:"+evt.Request.EnvelopeID, cb)
 		cancel()
 		var payload any
 		if len(answer) > 0 {
