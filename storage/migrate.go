@@ -41,8 +41,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		} else if m.HasTable("requests") {
 			version = 1
 		}
-		if version > schemaVersion {
+		switch {
+		case version > schemaVersion:
 			return fmt.Errorf("the database has schema version %d, newer than this gatepass knows (%d); upgrade gatepass", version, schemaVersion)
+		case version == schemaVersion:
+			// Nothing to do, and nothing taken: re-creating the audit
+			// log's guards would lock it against every replica's writes.
+			return nil
 		}
 		fromV1 := version == 1
 		if fromV1 {
