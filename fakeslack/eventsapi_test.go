@@ -2,7 +2,6 @@ package fakeslack_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -194,29 +193,17 @@ func TestSocketModeEventRetry(t *testing.T) {
 	t.Parallel()
 	s, base, _ := newServer(t, testOptions())
 	s.SetTransport(fakeslack.TransportSocket)
-	client := socketmode.New(slack.New(botToken, slack.OptionAPIURL(base+"/api/"), slack.OptionAppLevelToken(appToken)))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var reqs []socketmode.Request
-	wg.Go(func() { _ = client.RunContext(ctx) })
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case evt := <-client.Events:
-				if evt.Type != socketmode.EventTypeEventsAPI {
-					continue
-				}
-				mu.Lock()
-				reqs = append(reqs, *evt.Request)
-				mu.Unlock()
-				_ = client.Ack(*evt.Request)
-			}
+	runSocketClient(t, base, func(client *socketmode.Client, evt socketmode.Event) {
+		if evt.Type != socketmode.EventTypeEventsAPI {
+			return
 		}
+		mu.Lock()
+		reqs = append(reqs, *evt.Request)
+		mu.Unlock()
+		_ = client.Ack(*evt.Request)
 	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	tctx := testContext(t)
 	if err := s.WaitSocketConnected(tctx); err != nil {
 		t.Fatal(err)

@@ -20,8 +20,6 @@ import (
 
 // socketApp runs slack-go's real socketmode client against the stand-in.
 type socketApp struct {
-	client *socketmode.Client
-
 	mu           sync.Mutex
 	hellos       []socketmode.Request
 	interactions []slack.InteractionCallback
@@ -34,19 +32,27 @@ type socketApp struct {
 // events with an empty ack.
 func startSocketApp(t *testing.T, base string, opts ...socketmode.Option) *socketApp {
 	t.Helper()
-	api := slack.New(botToken, slack.OptionAPIURL(base+"/api/"), slack.OptionAppLevelToken(appToken))
-	app := &socketApp{client: socketmode.New(api, opts...)}
+	app := &socketApp{}
+	runSocketClient(t, base, func(c *socketmode.Client, evt socketmode.Event) { app.handle(t, c, evt) }, opts...)
+	return app
+}
 
+// runSocketClient runs slack-go's socketmode client against the stand-in
+// at base, handing every event to handle, until the test ends.
+func runSocketClient(t testing.TB, base string, handle func(*socketmode.Client, socketmode.Event), opts ...socketmode.Option) {
+	t.Helper()
+	api := slack.New(botToken, slack.OptionAPIURL(base+"/api/"), slack.OptionAppLevelToken(appToken))
+	client := socketmode.New(api, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = app.client.RunContext(ctx) })
+	wg.Go(func() { _ = client.RunContext(ctx) })
 	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case evt := <-app.client.Events:
-				app.handle(t, evt)
+			case evt := <-client.Events:
+				handle(client, evt)
 			}
 		}
 	})
@@ -54,10 +60,9 @@ func startSocketApp(t *testing.T, base string, opts ...socketmode.Option) *socke
 		cancel()
 		wg.Wait()
 	})
-	return app
 }
 
-func (a *socketApp) handle(t *testing.T, evt socketmode.Event) {
+func (a *socketApp) handle(t *testing.T, c *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeHello:
 		a.mu.Lock()
@@ -70,7 +75,7 @@ func (a *socketApp) handle(t *testing.T, evt socketmode.Event) {
 			return
 		}
 		payload := map[string]any{"response_type": "ephemeral", "text": "socket got " + cmd.Text + " from " + cmd.UserName + " in " + cmd.ChannelID}
-		if err := a.client.Ack(*evt.Request, payload); err != nil {
+		if err := c.Ack(*evt.Request, payload); err != nil {
 			t.Errorf("Ack: %v", err)
 		}
 	case socketmode.EventTypeInteractive:
@@ -82,7 +87,7 @@ func (a *socketApp) handle(t *testing.T, evt socketmode.Event) {
 		a.mu.Lock()
 		a.interactions = append(a.interactions, cb)
 		a.mu.Unlock()
-		if err := a.client.Ack(*evt.Request); err != nil {
+		if err := c.Ack(*evt.Request); err != nil {
 			t.Errorf("Ack: %v", err)
 		}
 	case socketmode.EventTypeEventsAPI:
@@ -94,7 +99,7 @@ func (a *socketApp) handle(t *testing.T, evt socketmode.Event) {
 		a.mu.Lock()
 		a.events = append(a.events, ev)
 		a.mu.Unlock()
-		if err := a.client.Ack(*evt.Request); err != nil {
+		if err := c.Ack(*evt.Request); err != nil {
 			t.Errorf("Ack: %v", err)
 		}
 	}
@@ -280,21 +285,7 @@ func TestSocketModeAckTimeout(t *testing.T) {
 	s, base, _ := newServer(t, testOptions())
 	s.SetTransport(fakeslack.TransportSocket)
 	// A client whose events nobody handles never acks.
-	api := slack.New(botToken, slack.OptionAPIURL(base+"/api/"), slack.OptionAppLevelToken(appToken))
-	client := socketmode.New(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = client.RunContext(ctx) })
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-client.Events: // drained, never acked
-			}
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	runSocketClient(t, base, func(*socketmode.Client, socketmode.Event) {})
 
 	if err := s.WaitSocketConnected(testContext(t)); err != nil {
 		t.Fatal(err)

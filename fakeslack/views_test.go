@@ -1,7 +1,6 @@
 package fakeslack_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -673,35 +672,23 @@ func TestSubmitViewSocketMode(t *testing.T) {
 	s, base, api := newServer(t, testOptions())
 	s.SetTransport(fakeslack.TransportSocket)
 
-	client := socketmode.New(slack.New(botToken, slack.OptionAPIURL(base+"/api/"), slack.OptionAppLevelToken(appToken)))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var got []slack.InteractionCallback
-	wg.Go(func() { _ = client.RunContext(ctx) })
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case evt := <-client.Events:
-				if evt.Type != socketmode.EventTypeInteractive {
-					continue
-				}
-				cb := evt.Data.(slack.InteractionCallback)
-				mu.Lock()
-				got = append(got, cb)
-				n := len(got)
-				mu.Unlock()
-				if n == 1 {
-					_ = client.Ack(*evt.Request, slack.NewErrorsViewSubmissionResponse(map[string]string{"resource": "Not today"}))
-				} else {
-					_ = client.Ack(*evt.Request)
-				}
-			}
+	runSocketClient(t, base, func(client *socketmode.Client, evt socketmode.Event) {
+		if evt.Type != socketmode.EventTypeInteractive {
+			return
+		}
+		cb := evt.Data.(slack.InteractionCallback)
+		mu.Lock()
+		got = append(got, cb)
+		n := len(got)
+		mu.Unlock()
+		if n == 1 {
+			_ = client.Ack(*evt.Request, slack.NewErrorsViewSubmissionResponse(map[string]string{"resource": "Not today"}))
+		} else {
+			_ = client.Ack(*evt.Request)
 		}
 	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	tctx := testContext(t)
 	if err := s.WaitSocketConnected(tctx); err != nil {
 		t.Fatal(err)
