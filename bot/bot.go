@@ -314,7 +314,7 @@ func (b *Bot) reviews(ctx context.Context, sc slack.SlashCommand) Reply {
 		fmt.Fprintf(&s, "• `%s` %s: *%s* %s, ticket %s, %s (%s): %s\n", r.ID, user(r.Requester), escape(r.Resource), escape(r.Level),
 			b.render.Ticket(&r), when(r.CreatedAt), state, escapeMax(r.Reason, 200))
 	}
-	s.WriteString("Use *Mark reviewed* on each alert in the approver channel.")
+	s.WriteString("Use *Mark Reviewed* on each alert in the approver channel.")
 	return ephemeral("%s", s.String())
 }
 

@@ -86,7 +86,7 @@ func (rd Renderer) HomeView(mine []workflow.Request, uses map[string][]workflow.
 			blocks = append(blocks,
 				slackSection(fmt.Sprintf(":rotating_light: %s broke glass on *%s* %s (ticket %s) %s: %s. `%s`", user(r.Requester),
 					escape(r.Resource), escape(r.Level), rd.Ticket(&r), when(r.CreatedAt), escapeMax(r.Reason, 300), r.ID)),
-				slack.NewActionBlock("rev:"+r.ID, button(ActionReview, r.ID, "Mark reviewed", string(slack.StylePrimary))))
+				slack.NewActionBlock("rev:"+r.ID, button(ActionReview, r.ID, "Mark Reviewed", string(slack.StylePrimary))))
 		}
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("Updated %s. `/access help` lists every command.", when(now)))))

@@ -273,7 +273,7 @@ func plural(n int) string {
 }
 
 // AlertMessage renders a break-glass alert: loud, mentioning the
-// resource's approvers, with Mark reviewed until an approver has reviewed
+// resource's approvers, with Mark Reviewed until an approver has reviewed
 // it and Revoke while the access lasts.
 func (rd Renderer) AlertMessage(r *workflow.Request) (text string, blocks []slack.Block) {
 	head := fmt.Sprintf(":rotating_light: *BREAK-GLASS*: %s opened *%s* access to *%s* for *%s* without approval (ticket %s).",
@@ -306,7 +306,9 @@ func (rd Renderer) AlertMessage(r *workflow.Request) (text string, blocks []slac
 	}
 	var buttons []slack.BlockElement
 	if r.ReviewedBy == "" {
-		buttons = append(buttons, button(ActionReview, r.ID, "Mark reviewed", string(slack.StylePrimary)))
+		// The review button's text holds the word "Review", capital R,
+		// as the contract asks.
+		buttons = append(buttons, button(ActionReview, r.ID, "Mark Reviewed", string(slack.StylePrimary)))
 	}
 	if r.State == workflow.StateActive {
 		buttons = append(buttons, button(ActionRevoke, r.ID, "Revoke", string(slack.StyleDanger)))
@@ -509,7 +511,7 @@ func (rd Renderer) Reminder(r *workflow.Request, now time.Time) string {
 
 // ReviewReminder reminds the approvers of an unreviewed break-glass grant.
 func (rd Renderer) ReviewReminder(r *workflow.Request) string {
-	return fmt.Sprintf(":eyes: %s Reminder: %s's break-glass *%s* access to *%s* (ticket %s, %s) still needs a review. Use *Mark reviewed* on the alert, or `/access reviews`. Request `%s`.",
+	return fmt.Sprintf(":eyes: %s Reminder: %s's break-glass *%s* access to *%s* (ticket %s, %s) still needs a review. Use *Mark Reviewed* on the alert, or `/access reviews`. Request `%s`.",
 		rd.approverMentions(r.Resource), user(r.Requester), escape(r.Level), escape(r.Resource), rd.Ticket(r), when(r.CreatedAt), r.ID)
 }
 
