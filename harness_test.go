@@ -270,7 +270,13 @@ func (h *harness) request(user, text string) string {
 // sees and at least every 50 ms (for changes only gatepass sees).
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	h.waitWithin(what, 10*time.Second, cond)
+}
+
+// waitWithin is waitFor with a time limit of its own.
+func (h *harness) waitWithin(what string, limit time.Duration, cond func() bool) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -327,8 +333,14 @@ var tokenRE = regexp.MustCompile(`gpass_[0-9A-Za-z]{36,}`)
 // token waits for the token DM of a request and returns the token.
 func (h *harness) token(user, id string) string {
 	h.t.Helper()
+	return h.tokenWithin(user, id, 10*time.Second)
+}
+
+// tokenWithin is token with a time limit of its own.
+func (h *harness) tokenWithin(user, id string, limit time.Duration) string {
+	h.t.Helper()
 	var tok string
-	h.waitFor("the token DM for "+id, func() bool {
+	h.waitWithin("the token DM for "+id, limit, func() bool {
 		for _, m := range h.slack.DM(user) {
 			if strings.Contains(m.Text, id) {
 				if tok = tokenRE.FindString(m.Text); tok != "" {
